@@ -1,0 +1,14 @@
+/*
+** lpmem.h -- the pmem Lua module's entry point (binding layer).
+*/
+#ifndef lpmem_h
+#define lpmem_h
+
+#include "lua.h"
+
+#define PML_VERSION "0.1.0"
+
+/* open the pmem module: returns its table (for require and package.preload) */
+int luaopen_pmem(lua_State *L);
+
+#endif

@@ -1,0 +1,71 @@
+-- helper.lua -- what every test suite shares: the pmlua binary, temporary
+-- directories, and child processes (real ones: reopen and crash tests run
+-- scripts in a fresh pmlua process).
+local M = {}
+
+M.PMLUA = assert(os.getenv("PMLUA"), "run the tests through 'make test'")
+M.LUA54 = os.getenv("LUA54") or "lua5.4"
+M.PMEM_SO_DIR = os.getenv("PMEM_SO_DIR")   -- empty under 'make check'
+M.SANITIZED = os.getenv("PMLUA_SANITIZED") ~= nil
+
+local function sh_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+M.q = sh_quote
+
+-- read_cmd(cmd) -> stdout, exit status (number), stderr
+function M.run_cmd(cmd, stdin)
+  local errf = os.tmpname()
+  local inf
+  if stdin then
+    inf = os.tmpname()
+    local f = assert(io.open(inf, "wb")); f:write(stdin); f:close()
+    cmd = cmd .. " <" .. inf
+  else
+    cmd = cmd .. " </dev/null"
+  end
+  local p = assert(io.popen("(" .. cmd .. ") 2>" .. errf, "r"))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local ef = io.open(errf, "rb"); local err = ef:read("a"); ef:close()
+  os.remove(errf); if inf then os.remove(inf) end
+  return out, code, err
+end
+
+-- a fresh directory, removed at exit of the test process
+local dirs = {}
+function M.tmpdir()
+  local p = io.popen("mktemp -d " .. (os.getenv("PMLUA_TEST_TMP") or "/tmp") .. "/pmlua-test.XXXXXX")
+  local d = p:read("l"); p:close()
+  dirs[#dirs + 1] = d
+  return d
+end
+setmetatable(dirs, { __gc = function(t)
+  for _, d in ipairs(t) do os.execute("rm -rf " .. sh_quote(d)) end
+end })
+
+-- a path for a pool (not yet created) in a fresh directory
+function M.pool_path(name)
+  return M.tmpdir() .. "/" .. (name or "test.pmem")
+end
+
+-- run a Lua chunk in a child pmlua process: returns stdout, exit code, stderr.
+-- The chunk sees its extra arguments as ... and arg.
+function M.child(src, ...)
+  local f = os.tmpname()
+  local h = assert(io.open(f, "w")); h:write(src); h:close()
+  local args = {}
+  for i = 1, select("#", ...) do args[i] = sh_quote(select(i, ...)) end
+  local out, code, err = M.run_cmd(sh_quote(M.PMLUA) .. " " .. f .. " " .. table.concat(args, " "))
+  os.remove(f)
+  return out, code, err
+end
+
+-- like child, but asserts a zero exit and returns stdout
+function M.child_ok(src, ...)
+  local out, code, err = M.child(src, ...)
+  if code ~= 0 then error("child failed (" .. tostring(code) .. "): " .. err .. out, 2) end
+  return out
+end
+
+return M

@@ -1,0 +1,39 @@
+#!/bin/sh
+# run.sh -- run every test file, print a final "N passed, M failed" line.
+#
+# tests/test_*.lua are LuaUnit suites run by $PMLUA from the repository root.
+# Each prints LuaUnit's "Ran N tests ... N successes, M failures, K errors" line,
+# which is summed here. A suite that dies without that line counts as a failure.
+# TESTS="tests/test_list.lua ..." runs a subset.
+set -u
+cd "$(dirname "$0")/.."
+: "${PMLUA:?PMLUA must name the pmlua binary}"
+export PMLUA LUA_PATH="$PWD/tests/?.lua;;"
+luaunit_dir=$(dirname "$(ls /usr/share/lua/5.4/luaunit.lua vendor/root/usr/share/lua/5.4/luaunit.lua 2>/dev/null | head -n1)")
+LUA_PATH="$PWD/tests/?.lua;$luaunit_dir/?.lua;;"
+export LUA_PATH
+passed=0 failed=0
+log=$(mktemp)
+for t in ${TESTS:-tests/test_*.lua}; do
+	start=$(date +%s)
+	"$PMLUA" "$t" -o text >"$log" 2>&1
+	rc=$?
+	line=$(grep -E '^Ran [0-9]+ tests' "$log" | tail -n1)
+	ok=$(echo "$line" | sed -nE 's/.* ([0-9]+) successes.*/\1/p')
+	bad=$(echo "$line" | sed -nE 's/.* ([0-9]+) failures.*/\1/p')
+	err=$(echo "$line" | sed -nE 's/.* ([0-9]+) errors.*/\1/p')
+	ok=${ok:-0} bad=${bad:-0} err=${err:-0}
+	if [ -z "$line" ] || { [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && [ "$err" -eq 0 ]; }; then
+		echo "FAIL $t (exit $rc, no LuaUnit summary)"; tail -n 30 "$log"
+		failed=$((failed + 1)); continue
+	fi
+	if [ $((bad + err)) -gt 0 ]; then
+		echo "FAIL $t: $line"; grep -vE '^(\.|Ran |OK$)' "$log" | head -n 60
+	else
+		echo "ok   $t: $ok tests ($(( $(date +%s) - start ))s)"
+	fi
+	passed=$((passed + ok)) failed=$((failed + bad + err))
+done
+rm -f "$log"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
