@@ -22,8 +22,8 @@ LDFLAGS  += -L$(VROOT)/usr/lib/$(MULTI) -Wl,-rpath,$(VROOT)/usr/lib/$(MULTI)
 LIBLUA_A := $(firstword $(wildcard /usr/lib/$(MULTI)/liblua5.4.a $(VROOT)/usr/lib/$(MULTI)/liblua5.4.a) \
             /usr/lib/$(MULTI)/liblua5.4.a)
 
-CORE     := pml_pool pml_tx pml_cell pml_table pml_list pml_gc
-BIND     := lpmem lpmem_class
+CORE     := pml_map pml_pool pml_tx pml_cell pml_table pml_list pml_gc
+BIND     := lpmem lpmem_types
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
 DEPSTAMP := $(B)/.deps
@@ -41,7 +41,7 @@ $(B)/%.o: src/%.c $(wildcard src/*.h) $(DEPSTAMP)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/pml_embed.c: scripts/embed.lua $(LUAMODS) $(DEPSTAMP)
-	$(LUA) scripts/embed.lua $@ $(foreach f,$(LUAMODS),$(patsubst lua/%.lua,pmem.%,$(f))=$(f))
+	$(LUA) scripts/embed.lua $@ $(foreach f,$(LUAMODS),@$(f)=$(f))
 
 $(B)/pml_embed.o: $(B)/pml_embed.c src/pml_embed.h
 	$(CC) $(CFLAGS) -c $< -o $@

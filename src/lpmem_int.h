@@ -1,0 +1,95 @@
+/*
+** lpmem_int.h -- what the binding layer's files share: the pool and proxy
+** userdata, value conversion, and the rule for changing a pool.
+**
+** The rule (two longjmp systems): every change runs as
+**     lpm_begin(L, pool)    -- may raise; opens or joins the transaction
+**     ... core calls only: no Lua API call that can raise ...
+**     lpm_end(L, pool, st)  -- commits, or rolls back and then raises
+** so a Lua error never unwinds through an open single-change transaction,
+** and libpmemobj (begun with no jump buffer, failures returned) never
+** longjmps through Lua frames. Everything that can raise (argument checks,
+** value conversion, planning a deep copy) happens before lpm_begin.
+*/
+#ifndef lpmem_int_h
+#define lpmem_int_h
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#include "pml_cell.h"
+#include "pml_pool.h"
+
+#define LPM_POOL_MAGIC   0x706d6c50u     /* "Plmp" */
+#define LPM_PROXY_MAGIC  0x706d6c58u
+
+#define LPM_POOL_MT  "pmem.pool"
+
+/* the pool userdata */
+typedef struct lpm_Pool {
+  uint32_t magic;
+  int txdepth;          /* pool:transaction nesting */
+  int txaborted;        /* an error aborted the open pool:transaction */
+  int cache_ref;        /* registry: off -> proxy (weak values) */
+  int vattr_ref;        /* registry: off -> _v_ attribute table (this run) */
+  lua_State *L;         /* the thread calling in, for the core's hooks */
+  pml_Pool core;
+} lpm_Pool;
+
+/* a proxy: the Lua face of one stored container. User values:
+   1 the pool userdata (kept alive), 2 the class table (objects) */
+typedef struct lpm_Proxy {
+  uint32_t magic;
+  uint32_t kind;        /* PML_TTABLE, ... */
+  lpm_Pool *pool;
+  void *obj;            /* base + off; NULL if its creation was rolled back */
+  uint64_t off;
+} lpm_Proxy;
+
+/* a plan for deep-copying plain Lua tables (lpm_plan / lpm_copy) */
+typedef struct lpm_Copy {
+  int map;              /* stack index: table -> plan index, or 0 if none */
+  int n;                /* tables planned */
+  uint64_t *offs;       /* their new offsets, filled by lpm_copy */
+} lpm_Copy;
+
+/* -- lpmem.c -- */
+extern lpm_Pool *lpm_txpool;     /* pool whose transaction is open, if any */
+
+lpm_Pool *lpm_checkpool(lua_State *L, int idx);
+/* the proxy at idx, if it is one (else NULL); never raises */
+lpm_Proxy *lpm_toproxy(lua_State *L, int idx);
+/* the proxy at idx, alive and its pool open: raises otherwise */
+lpm_Proxy *lpm_checkproxy(lua_State *L, int idx);
+/* a proxy of a pool that may be written now */
+lpm_Proxy *lpm_checkwrite(lua_State *L, int idx);
+
+void lpm_begin(lua_State *L, lpm_Pool *pool);
+void lpm_end(lua_State *L, lpm_Pool *pool, int st);
+int lpm_raise(lua_State *L, lpm_Pool *pool, int st);
+void lpm_check_writable(lua_State *L, lpm_Pool *pool);
+
+/* key at idx for a read: 0 if it cannot be a stored key (never raises) */
+int lpm_tokey(lua_State *L, int idx, pml_Val *k);
+/* key at idx for a write: raises for nil, nan, tables, unstorable types */
+void lpm_checkkey(lua_State *L, lpm_Pool *pool, int idx, pml_Val *k);
+/* check that the value at idx is storable in pool; plan the copy of plain
+   tables into c (c->map stays 0 when there is none); may raise */
+void lpm_plan(lua_State *L, lpm_Pool *pool, int idx, lpm_Copy *c);
+void lpm_plan_init(lpm_Copy *c);
+/* inside the transaction: make the planned tables (never raises) */
+int lpm_copy(lua_State *L, lpm_Pool *pool, lpm_Copy *c);
+/* inside the transaction: the value at idx, already checked by lpm_plan */
+void lpm_toval(lua_State *L, int idx, const lpm_Copy *c, pml_Val *v);
+void lpm_plan_free(lua_State *L, lpm_Copy *c);
+
+/* push the value of a stored cell (proxies from the cache) */
+void lpm_pushcell(lua_State *L, lpm_Pool *pool, const pml_Cell *c);
+void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off);
+
+/* -- lpmem_types.c -- */
+void lpm_open_types(lua_State *L, int module);
+int lpm_newmeta(lua_State *L, unsigned kind);  /* push the metatable of kind */
+const char *lpm_kindname(unsigned kind);
+
+#endif

@@ -1,0 +1,492 @@
+/*
+** lpmem_types.c -- metamethods and methods of the proxies: table, list,
+** tuple, set, object. Reads are the hot path: they check the proxy, look
+** the key up in place and push the value, allocating nothing (but a
+** proxy the first time a container is read in a run).
+*/
+#include <string.h>
+
+#include "lpmem_int.h"
+#include "pml_list.h"
+#include "pml_table.h"
+
+static const char *const kindnames[] = {
+  NULL, NULL, "table", "list", "object", "tuple", "set"
+};
+
+const char *lpm_kindname(unsigned kind) {
+  return kind < sizeof kindnames / sizeof *kindnames && kindnames[kind]
+         ? kindnames[kind] : "?";
+}
+
+int lpm_newmeta(lua_State *L, unsigned kind) {
+  return lua_rawgetp(L, LUA_REGISTRYINDEX, &kindnames[kind]);
+}
+
+/* {====================================================== helpers */
+
+#define CORE(px)    (&(px)->pool->core)
+#define TABLE(px)   ((pml_Table *)(px)->obj)
+#define LIST(px)    ((pml_List *)(px)->obj)
+
+/* alive -- the hot-path check: a proxy, of an open pool, not rolled back */
+static lpm_Proxy *alive(lua_State *L, int idx) {
+  lpm_Proxy *px = lpm_toproxy(L, idx);
+  if (px == NULL || px->obj == NULL || px->pool->core.pop == NULL)
+    return lpm_checkproxy(L, idx);              /* raises the right error */
+  return px;
+}
+
+/* key -- key at idx for a read of px; 0 if it cannot be stored there */
+static int readkey(lua_State *L, lpm_Proxy *px, int idx, pml_Val *k) {
+  if (!lpm_tokey(L, idx, k)) return 0;
+  if (k->tag == PML_CREF && lpm_toproxy(L, idx)->pool != px->pool) return 0;
+  return 1;
+}
+
+/* getkey -- push t[key at idx] (nil if absent) */
+static void getkey(lua_State *L, lpm_Proxy *px, int idx) {
+  pml_Val k;
+  pml_Entry *e = readkey(L, px, idx, &k)
+      ? pml_table_find(CORE(px), TABLE(px), &k, pml_val_hash(&k)) : NULL;
+  if (e) lpm_pushcell(L, px->pool, &e->val);
+  else lua_pushnil(L);
+}
+
+/* setkey -- t[key at ki] = value at vi, as one change */
+static void setkey(lua_State *L, lpm_Proxy *px, int ki, int vi) {
+  lpm_Pool *pool = px->pool;
+  pml_Val k, v;
+  lpm_Copy c;
+  lpm_checkkey(L, pool, ki, &k);
+  lpm_plan_init(&c);
+  lpm_plan(L, pool, vi, &c);
+  if (c.n > 0) c.offs = lua_newuserdatauv(L, (size_t)c.n * sizeof(uint64_t), 0);
+  lpm_begin(L, pool);
+  int st = lpm_copy(L, pool, &c);
+  if (st == PML_OK) {
+    lpm_tokey(L, ki, &k);               /* the stack may have moved: re-read */
+    lpm_toval(L, vi, &c, &v);
+    st = pml_table_set(CORE(px), TABLE(px), &k, pml_val_hash(&k), &v);
+  }
+  lpm_end(L, pool, st);
+}
+
+/* has_int -- is t[i] non-nil? */
+static int has_int(lpm_Proxy *px, lua_Integer i) {
+  pml_Val k;
+  k.tag = PML_CINT;
+  k.u.i = i;
+  pml_Entry *e = pml_table_find(CORE(px), TABLE(px), &k, pml_val_hash(&k));
+  return e != NULL && e->val.tag != PML_CNIL;
+}
+
+/* border -- a border of the table, as Lua's unbound search finds one */
+static lua_Integer border(lpm_Proxy *px) {
+  if (!has_int(px, 1)) return 0;
+  lua_Unsigned i = 1, j = 2;
+  while (has_int(px, (lua_Integer)j)) {
+    i = j;
+    if (j > (lua_Unsigned)LUA_MAXINTEGER / 2) {   /* overflow: linear search */
+      while (has_int(px, (lua_Integer)(i + 1))) i++;
+      return (lua_Integer)i;
+    }
+    j *= 2;
+  }
+  while (j - i > 1) {                               /* t[i] present, t[j] absent */
+    lua_Unsigned m = (i + j) / 2;
+    if (has_int(px, (lua_Integer)m)) i = m; else j = m;
+  }
+  return (lua_Integer)i;
+}
+
+/* table_next -- next(t, k) over the live entries in insertion order */
+static int table_next(lua_State *L) {
+  lpm_Proxy *px = alive(L, 1);
+  pml_Entry *e;
+  int st;
+  if (lua_isnoneornil(L, 2)) {
+    st = pml_table_next(CORE(px), TABLE(px), NULL, 0, &e);
+  } else {
+    pml_Val k;
+    if (!readkey(L, px, 2, &k)) return luaL_error(L, "invalid key to 'next'");
+    st = pml_table_next(CORE(px), TABLE(px), &k, pml_val_hash(&k), &e);
+  }
+  if (st != PML_OK) return lpm_raise(L, px->pool, st);
+  if (e == NULL) { lua_pushnil(L); return 1; }
+  lpm_pushcell(L, px->pool, &e->key);
+  lpm_pushcell(L, px->pool, &e->val);
+  return 2;
+}
+
+static int table_pairs(lua_State *L) {
+  alive(L, 1);
+  lua_pushcfunction(L, table_next);
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
+/* }====================================================== */
+
+/* {====================================================== tables */
+
+static int table_index(lua_State *L) {
+  getkey(L, alive(L, 1), 2);
+  return 1;
+}
+
+static int table_newindex(lua_State *L) {
+  setkey(L, lpm_checkwrite(L, 1), 2, 3);
+  return 0;
+}
+
+static int table_len(lua_State *L) {
+  lua_pushinteger(L, border(alive(L, 1)));
+  return 1;
+}
+
+/* }====================================================== */
+
+/* {====================================================== objects */
+
+/* isvolatile -- attribute names starting with "_v_" live in this run only */
+static int isvolatile(lua_State *L, int idx) {
+  size_t n;
+  const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &n) : NULL;
+  return s != NULL && n >= 3 && memcmp(s, "_v_", 3) == 0;
+}
+
+/* push_vattrs -- the object's table of volatile attributes */
+static void push_vattrs(lua_State *L, lpm_Proxy *px) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, px->pool->vattr_ref);
+  if (lua_rawgeti(L, -1, (lua_Integer)px->off) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, (lua_Integer)px->off);
+  }
+  lua_remove(L, -2);
+}
+
+static int object_index(lua_State *L) {
+  lpm_Proxy *px = alive(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    if (isvolatile(L, 2)) {
+      push_vattrs(L, px);
+      lua_pushvalue(L, 2);
+      lua_rawget(L, -2);
+      return 1;
+    }
+    if (strcmp(lua_tostring(L, 2), "_p_pool") == 0) {
+      lua_getiuservalue(L, 1, 1);
+      return 1;
+    }
+  }
+  getkey(L, px, 2);
+  if (!lua_isnil(L, -1)) return 1;
+  lua_getiuservalue(L, 1, 2);                    /* class (inherits by __index) */
+  lua_pushvalue(L, 2);
+  lua_gettable(L, -2);
+  return 1;
+}
+
+static int object_newindex(lua_State *L) {
+  if (isvolatile(L, 2)) {
+    push_vattrs(L, alive(L, 1));
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    lua_rawset(L, -3);
+    return 0;
+  }
+  if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "_p_pool") == 0)
+    return luaL_error(L, "cannot set '_p_pool' of an object");
+  setkey(L, lpm_checkwrite(L, 1), 2, 3);
+  return 0;
+}
+
+/* }====================================================== */
+
+/* {====================================================== lists and tuples */
+
+/* index -- integer position of the key at idx, or 0 if it is none */
+static int position(lua_State *L, int idx, lua_Integer *i) {
+  int ok;
+  *i = lua_tointegerx(L, idx, &ok);
+  return ok && lua_type(L, idx) == LUA_TNUMBER;
+}
+
+static int list_index(lua_State *L) {
+  lpm_Proxy *px = alive(L, 1);
+  lua_Integer i;
+  if (position(L, 2, &i)) {
+    pml_List *l = LIST(px);
+    if (i >= 1 && (lua_Unsigned)i <= l->len)
+      lpm_pushcell(L, px->pool, &pml_list_items(CORE(px), l)[i - 1]);
+    else
+      lua_pushnil(L);
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));            /* methods */
+  return 1;
+}
+
+/* checklist -- a list (not a tuple) that may be written now */
+static lpm_Proxy *checklist(lua_State *L) {
+  lpm_Proxy *px = lpm_checkwrite(L, 1);
+  if (px->kind == PML_TTUPLE) luaL_error(L, "a tuple is immutable");
+  if (px->kind != PML_TLIST) luaL_typeerror(L, 1, "pmem list");
+  return px;
+}
+
+/* item -- one list change: op 'a'ppend, 's'et, 'i'nsert at i (0-based) */
+static void list_change(lua_State *L, lpm_Proxy *px, int op, uint64_t i, int vi) {
+  lpm_Pool *pool = px->pool;
+  lpm_Copy c;
+  lpm_plan_init(&c);
+  lpm_plan(L, pool, vi, &c);
+  if (c.n > 0) c.offs = lua_newuserdatauv(L, (size_t)c.n * sizeof(uint64_t), 0);
+  lpm_begin(L, pool);
+  int st = lpm_copy(L, pool, &c);
+  if (st == PML_OK) {
+    pml_Val v;
+    lpm_toval(L, vi, &c, &v);
+    pml_List *l = LIST(px);
+    if (op == 'a') st = pml_list_append(CORE(px), l, &v);
+    else if (op == 's') st = pml_list_set(CORE(px), l, i, &v);
+    else st = pml_list_insert(CORE(px), l, i, &v);
+  }
+  lpm_end(L, pool, st);
+}
+
+/* list_remove_at -- remove item i (0-based) as one change */
+static void list_remove_at(lua_State *L, lpm_Proxy *px, uint64_t i) {
+  lpm_begin(L, px->pool);
+  lpm_end(L, px->pool, pml_list_remove(CORE(px), LIST(px), i));
+}
+
+static int list_newindex(lua_State *L) {
+  lpm_Proxy *px = checklist(L);
+  lua_Integer i;
+  if (!position(L, 2, &i))
+    return luaL_error(L, "list index must be an integer, not a %s", luaL_typename(L, 2));
+  lua_Integer n = (lua_Integer)LIST(px)->len;
+  if (lua_isnil(L, 3)) {
+    if (i == n && n > 0) list_remove_at(L, px, (uint64_t)(n - 1));
+    else if (i >= 1 && i < n)
+      return luaL_error(L, "cannot set item %I of a list of %I to nil (a list has no holes)", i, n);
+    return 0;
+  }
+  if (i >= 1 && i <= n) list_change(L, px, 's', (uint64_t)(i - 1), 3);
+  else if (i == n + 1) list_change(L, px, 'a', 0, 3);
+  else return luaL_error(L, "list index %I out of range (the list has %I items)", i, n);
+  return 0;
+}
+
+static int list_len(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)LIST(alive(L, 1))->len);
+  return 1;
+}
+
+static int list_inext(lua_State *L) {
+  lpm_Proxy *px = alive(L, 1);
+  lua_Integer i = luaL_checkinteger(L, 2) + 1;
+  pml_List *l = LIST(px);
+  if (i < 1 || (lua_Unsigned)i > l->len) { lua_pushnil(L); return 1; }
+  lua_pushinteger(L, i);
+  lpm_pushcell(L, px->pool, &pml_list_items(CORE(px), l)[i - 1]);
+  return 2;
+}
+
+static int list_pairs(lua_State *L) {
+  alive(L, 1);
+  lua_pushcfunction(L, list_inext);
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, 0);
+  return 3;
+}
+
+static int list_append(lua_State *L) {
+  lpm_Proxy *px = checklist(L);
+  luaL_checkany(L, 2);
+  if (lua_isnil(L, 2)) return luaL_error(L, "cannot append nil to a list");
+  list_change(L, px, 'a', 0, 2);
+  return 0;
+}
+
+/* l:insert([pos,] v) -- as table.insert */
+static int list_insert(lua_State *L) {
+  lpm_Proxy *px = checklist(L);
+  lua_Integer n = (lua_Integer)LIST(px)->len, pos;
+  int vi;
+  switch (lua_gettop(L)) {
+    case 2: pos = n + 1; vi = 2; break;
+    case 3:
+      pos = luaL_checkinteger(L, 2);
+      luaL_argcheck(L, (lua_Unsigned)pos - 1u < (lua_Unsigned)n + 1u, 2,
+                    "position out of bounds");
+      vi = 3;
+      break;
+    default: return luaL_error(L, "wrong number of arguments to 'insert'");
+  }
+  if (lua_isnil(L, vi)) return luaL_error(L, "cannot insert nil into a list");
+  list_change(L, px, 'i', (uint64_t)(pos - 1), vi);
+  return 0;
+}
+
+/* l:remove([pos]) -- as table.remove: returns the removed value */
+static int list_remove(lua_State *L) {
+  lpm_Proxy *px = checklist(L);
+  lua_Integer n = (lua_Integer)LIST(px)->len;
+  lua_Integer pos = luaL_optinteger(L, 2, n);
+  if (lua_gettop(L) >= 2 && pos != n)
+    luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)n, 2, "position out of bounds");
+  if (pos < 1 || pos > n) { lua_pushnil(L); return 1; }
+  lpm_pushcell(L, px->pool, &pml_list_items(CORE(px), LIST(px))[pos - 1]);
+  list_remove_at(L, px, (uint64_t)(pos - 1));
+  return 1;
+}
+
+static int list_clear(lua_State *L) {
+  lpm_Proxy *px = checklist(L);
+  lpm_begin(L, px->pool);
+  lpm_end(L, px->pool, pml_list_clear(CORE(px), LIST(px)));
+  return 0;
+}
+
+static int tuple_newindex(lua_State *L) {
+  alive(L, 1);
+  return luaL_error(L, "a tuple is immutable");
+}
+
+/* }====================================================== */
+
+/* {====================================================== sets */
+
+static lpm_Proxy *checkset(lua_State *L, int idx) {
+  lpm_Proxy *px = alive(L, idx);
+  if (px->kind != PML_TSET) luaL_typeerror(L, idx, "pmem set");
+  return px;
+}
+
+static int set_contains(lua_State *L) {
+  lpm_Proxy *px = checkset(L, 1);
+  getkey(L, px, 2);
+  lua_pushboolean(L, !lua_isnil(L, -1));
+  return 1;
+}
+
+/* set_put -- add (v true) or discard (v nil) the element at 2 */
+static void set_put(lua_State *L, lpm_Proxy *px, int add) {
+  pml_Val k;
+  static const pml_Val yes = { PML_CTRUE, { 0 }, NULL, 0 };
+  static const pml_Val no = { PML_CNIL, { 0 }, NULL, 0 };
+  lpm_checkwrite(L, 1);
+  lpm_checkkey(L, px->pool, 2, &k);
+  lpm_begin(L, px->pool);
+  lpm_end(L, px->pool, pml_table_set(CORE(px), TABLE(px), &k, pml_val_hash(&k),
+                                     add ? &yes : &no));
+}
+
+static int set_add(lua_State *L) {
+  set_put(L, checkset(L, 1), 1);
+  return 0;
+}
+
+static int set_discard(lua_State *L) {
+  lpm_Proxy *px = checkset(L, 1);
+  if (!lua_isnil(L, 2)) set_put(L, px, 0);
+  return 0;
+}
+
+static int set_remove(lua_State *L) {
+  lpm_Proxy *px = checkset(L, 1);
+  getkey(L, px, 2);
+  if (lua_isnil(L, -1)) return luaL_error(L, "element not in set");
+  lua_pop(L, 1);
+  set_put(L, px, 0);
+  return 0;
+}
+
+static int set_len(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)TABLE(checkset(L, 1))->count);
+  return 1;
+}
+
+/* }====================================================== */
+
+static const luaL_Reg table_meta[] = {
+  {"__index", table_index}, {"__newindex", table_newindex},
+  {"__len", table_len}, {"__pairs", table_pairs}, {NULL, NULL}
+};
+static const luaL_Reg object_meta[] = {
+  {"__index", object_index}, {"__newindex", object_newindex},
+  {"__len", table_len}, {"__pairs", table_pairs}, {NULL, NULL}
+};
+static const luaL_Reg list_meta[] = {
+  {"__newindex", list_newindex}, {"__len", list_len}, {"__pairs", list_pairs},
+  {NULL, NULL}
+};
+static const luaL_Reg tuple_meta[] = {
+  {"__newindex", tuple_newindex}, {"__len", list_len}, {"__pairs", list_pairs},
+  {NULL, NULL}
+};
+static const luaL_Reg set_meta[] = {
+  {"__len", set_len}, {"__pairs", table_pairs}, {NULL, NULL}
+};
+static const luaL_Reg list_methods[] = {
+  {"append", list_append}, {"insert", list_insert}, {"remove", list_remove},
+  {"clear", list_clear}, {NULL, NULL}
+};
+static const luaL_Reg set_methods[] = {
+  {"add", set_add}, {"remove", set_remove}, {"discard", set_discard},
+  {"contains", set_contains}, {NULL, NULL}
+};
+
+/*
+** newmeta -- the metatable of kind, registered under &kindnames[kind];
+** methods (if any) become the upvalue of __index, and module._meta[name]
+** and module._methods[name] expose both to the Lua layer.
+*/
+static void newmeta(lua_State *L, int module, unsigned kind, const luaL_Reg *meta,
+                    const luaL_Reg *methods, lua_CFunction index) {
+  const char *name = lpm_kindname(kind);
+  lua_newtable(L);
+  luaL_setfuncs(L, meta, 0);
+  lua_pushfstring(L, "pmem.%s", name);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__name");
+  lua_setfield(L, -2, "__metatable");
+  lua_newtable(L);
+  if (methods) luaL_setfuncs(L, methods, 0);
+  if (index) {                          /* keys first, then methods */
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, index, 1);
+    lua_setfield(L, -3, "__index");
+  } else if (methods) {                 /* methods only */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "__index");
+  }
+  lua_getfield(L, module, "_methods");
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 2);
+  lua_getfield(L, module, "_meta");
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kindnames[kind]);
+}
+
+void lpm_open_types(lua_State *L, int module) {
+  lua_newtable(L);
+  lua_setfield(L, module, "_meta");
+  lua_newtable(L);
+  lua_setfield(L, module, "_methods");
+  newmeta(L, module, PML_TTABLE, table_meta, NULL, NULL);
+  newmeta(L, module, PML_TOBJECT, object_meta, NULL, NULL);
+  newmeta(L, module, PML_TLIST, list_meta, list_methods, list_index);
+  newmeta(L, module, PML_TTUPLE, tuple_meta, NULL, list_index);
+  newmeta(L, module, PML_TSET, set_meta, set_methods, NULL);
+}

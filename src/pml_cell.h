@@ -1,0 +1,50 @@
+/*
+** pml_cell.h -- value cells: the one place where a value is encoded into
+** a stored 16-byte cell, released from one, compared and hashed as a key;
+** and the reference counts that PML_CREF cells hold on containers.
+**
+** A pml_Val is a value on its way in (the binding layer builds it from a
+** Lua value). Every function that changes pool memory must be called
+** inside a transaction (pml_tx_open).
+*/
+#ifndef pml_cell_h
+#define pml_cell_h
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pml_pool.h"
+
+typedef struct pml_Val {
+  int tag;              /* PML_C*: PML_CSSTR/PML_CLSTR chosen by length */
+  union { int64_t i; double d; uint64_t off; } u;
+  const char *s;        /* strings */
+  size_t len;
+} pml_Val;
+
+void pml_val_str(pml_Val *v, const char *s, size_t len);
+
+/* hash of a key (never called with nil) */
+uint64_t pml_val_hash(const pml_Val *k);
+/* hash of the key stored in c (equal to pml_val_hash of that key) */
+uint64_t pml_cell_hash(pml_Pool *p, const pml_Cell *c);
+/* does stored key c hold key k? */
+int pml_cell_iskey(pml_Pool *p, const pml_Cell *c, const pml_Val *k);
+
+/* write v into fresh memory dst (nothing released; dst already added) */
+int pml_cell_init(pml_Pool *p, pml_Cell *dst, const pml_Val *v);
+/* snapshot dst, release what it held, write v */
+int pml_cell_set(pml_Pool *p, pml_Cell *dst, const pml_Val *v);
+/* give up what c holds: free its long string, drop its reference */
+int pml_cell_release(pml_Pool *p, const pml_Cell *c);
+
+/* string bytes of a PML_CSSTR / PML_CLSTR cell */
+const char *pml_cell_str(pml_Pool *p, const pml_Cell *c, size_t *len);
+
+/* container header at off */
+#define pml_hdr(p, off)  ((pml_Hdr *)pml_ptr(p, off))
+int pml_ref_inc(pml_Pool *p, uint64_t off);
+/* drop one reference; the object becomes a GC suspect */
+int pml_ref_dec(pml_Pool *p, uint64_t off);
+
+#endif

@@ -1,0 +1,266 @@
+/*
+** pml_gc.c -- garbage collection of stored containers (pml_gc.h).
+*/
+#include <stdlib.h>
+
+#include "pml_cell.h"
+#include "pml_gc.h"
+#include "pml_list.h"
+#include "pml_table.h"
+#include "pml_tx.h"
+
+#define BATCH 1024        /* containers freed per transaction */
+
+typedef struct Vec {
+  uint64_t *v;
+  size_t n, cap;
+} Vec;
+
+/* one collection's state */
+typedef struct Gc {
+  pml_Pool *p;
+  int st;                 /* first failure */
+  int use_held;
+  Vec work;               /* stack of offsets */
+  Vec freed;              /* freed in the open batch: reported after commit */
+  pml_Map a, b;           /* trial counts / black set, or the mark set */
+  pml_GcStats *stats;
+} Gc;
+
+static void push(Gc *g, uint64_t off) {
+  Vec *s = &g->work;
+  if (s->n == s->cap) {
+    size_t nc = s->cap ? 2 * s->cap : 256;
+    uint64_t *nv = realloc(s->v, nc * sizeof *nv);
+    if (nv == NULL) { g->st = PML_ENOMEM; return; }
+    s->v = nv; s->cap = nc;
+  }
+  s->v[s->n++] = off;
+}
+
+static void vec_add(Gc *g, Vec *s, uint64_t off) {
+  Vec w = g->work;
+  g->work = *s;
+  push(g, off);
+  *s = g->work;
+  g->work = w;
+}
+
+static uint64_t rc(Gc *g, uint64_t off) { return pml_hdr(g->p, off)->refcount; }
+
+static int held(Gc *g, uint64_t off) {
+  pml_Pool *p = g->p;
+  return g->use_held && p->hooks && p->hooks->held(p->hookud, off);
+}
+
+/* each_child -- call fn for every container the one at off references */
+static void each_child(Gc *g, uint64_t off, void (*fn)(void *, uint64_t)) {
+  pml_Hdr *h = pml_hdr(g->p, off);
+  switch (h->kind) {
+    case PML_TTABLE: case PML_TSET: case PML_TOBJECT:
+      pml_table_refs(g->p, (pml_Table *)h, fn, g);
+      break;
+    case PML_TLIST: case PML_TTUPLE:
+      pml_list_refs(g->p, (pml_List *)h, fn, g);
+      break;
+    default: break;
+  }
+}
+
+/* flush -- commit the open batch, report what it freed, open the next */
+static void flush(Gc *g, int reopen) {
+  pml_Pool *p = g->p;
+  if (g->st == PML_OK) g->st = pml_tx_commit(p);
+  else pml_tx_abort(p);
+  if (g->st == PML_OK) {
+    for (size_t i = 0; i < g->freed.n; i++) {
+      pml_map_del(&p->suspects, g->freed.v[i]);
+      if (p->hooks) p->hooks->dropped(p->hookud, g->freed.v[i]);
+    }
+    g->stats->collected += g->freed.n;
+  }
+  g->freed.n = 0;
+  if (reopen && g->st == PML_OK) g->st = pml_tx_open(p);
+}
+
+/*
+** free_container -- free the object at off: its body or items, the long
+** strings they own, its header. The references it holds are the caller's
+** business (each caller knows which children survive).
+*/
+static void free_container(Gc *g, uint64_t off) {
+  pml_Pool *p = g->p;
+  pml_Hdr *h = pml_hdr(p, off);
+  int st;
+  if (g->st != PML_OK) return;
+  switch (h->kind) {
+    case PML_TLIST: case PML_TTUPLE:
+      st = pml_list_free_items(p, (pml_List *)h, 0);
+      break;
+    case PML_TOBJECT:
+      st = pml_cell_release(p, &((pml_Object *)h)->cls);
+      if (st == PML_OK) st = pml_table_free_body(p, (pml_Table *)h, 0);
+      break;
+    default:
+      st = pml_table_free_body(p, (pml_Table *)h, 0);
+      break;
+  }
+  if (st == PML_OK) st = pml_tx_free(p, off);
+  if (st == PML_OK) st = pml_tx_snap(p, &p->root->nobjects, sizeof(uint64_t));
+  if (st != PML_OK) { g->st = st; return; }
+  p->root->nobjects--;
+  vec_add(g, &g->freed, off);
+  if (g->freed.n >= BATCH) flush(g, 1);
+}
+
+/* ---- phase 1: zero counts ---- */
+
+static void dec_child(void *ud, uint64_t off) {
+  Gc *g = ud;
+  if (g->st != PML_OK) return;
+  g->st = pml_ref_dec(g->p, off);
+  if (g->st == PML_OK && rc(g, off) == 0) push(g, off);
+}
+
+static void zero_counts(Gc *g) {
+  size_t i = 0;
+  pml_MapSlot *s;
+  while ((s = pml_map_next(&g->p->suspects, &i)) != NULL)
+    if (rc(g, s->key) == 0) push(g, s->key);
+  while (g->work.n > 0 && g->st == PML_OK) {
+    uint64_t off = g->work.v[--g->work.n];
+    if (held(g, off)) continue;                 /* stays a suspect */
+    each_child(g, off, dec_child);
+    free_container(g, off);
+  }
+}
+
+/* ---- phase 2: trial deletion of cycles ---- */
+
+static void gray_child(void *ud, uint64_t off) {
+  Gc *g = ud;
+  int isnew;
+  pml_MapSlot *s = pml_map_put(&g->a, off, &isnew);
+  if (s == NULL) { g->st = PML_ENOMEM; return; }
+  if (isnew) { s->val = rc(g, off); push(g, off); }
+  s->val--;
+}
+
+static void black_child(void *ud, uint64_t off) {
+  Gc *g = ud;
+  int isnew;
+  if (pml_map_put(&g->b, off, &isnew) == NULL) g->st = PML_ENOMEM;
+  else if (isnew) push(g, off);
+}
+
+static void dec_black_child(void *ud, uint64_t off) {
+  Gc *g = ud;
+  if (g->st == PML_OK && pml_map_find(&g->b, off))
+    g->st = pml_ref_dec(g->p, off);
+}
+
+static void cycles(Gc *g) {
+  pml_Pool *p = g->p;
+  size_t i = 0;
+  pml_MapSlot *s;
+  int isnew;
+  /* mark gray: trial counts = count minus references from inside */
+  while ((s = pml_map_next(&p->suspects, &i)) != NULL) {
+    if (rc(g, s->key) == 0) continue;           /* held with no references */
+    pml_MapSlot *t = pml_map_put(&g->a, s->key, &isnew);
+    if (t == NULL) { g->st = PML_ENOMEM; return; }
+    if (isnew) { t->val = rc(g, s->key); push(g, s->key); }
+  }
+  while (g->work.n > 0 && g->st == PML_OK)
+    each_child(g, g->work.v[--g->work.n], gray_child);
+  /* scan: what keeps an outside reference, and all it reaches, is live */
+  for (i = 0; (s = pml_map_next(&g->a, &i)) != NULL && g->st == PML_OK; )
+    if ((s->val > 0 || held(g, s->key)) && pml_map_put(&g->b, s->key, &isnew) && isnew)
+      push(g, s->key);
+  while (g->work.n > 0 && g->st == PML_OK)
+    each_child(g, g->work.v[--g->work.n], black_child);
+  /* collect white: garbage cycles */
+  for (i = 0; (s = pml_map_next(&g->a, &i)) != NULL && g->st == PML_OK; ) {
+    if (pml_map_find(&g->b, s->key)) {
+      pml_map_del(&p->suspects, s->key);        /* live: no longer suspect */
+      continue;
+    }
+    each_child(g, s->key, dec_black_child);
+    free_container(g, s->key);
+  }
+}
+
+static void gc_done(Gc *g) {
+  free(g->work.v);
+  free(g->freed.v);
+  pml_map_free(&g->a);
+  pml_map_free(&g->b);
+  if (g->p->root) g->stats->live = g->p->root->nobjects;
+}
+
+static void gc_init(Gc *g, pml_Pool *p, int use_held, pml_GcStats *out) {
+  g->p = p;
+  g->use_held = use_held;
+  g->work = (Vec){ NULL, 0, 0 };
+  g->freed = (Vec){ NULL, 0, 0 };
+  pml_map_init(&g->a);
+  pml_map_init(&g->b);
+  g->stats = out;
+  out->live = out->collected = 0;
+  g->st = pml_tx_open(p);
+}
+
+int pml_gc_collect(pml_Pool *p, int use_held, pml_GcStats *out) {
+  Gc g;
+  gc_init(&g, p, use_held, out);
+  if (g.st == PML_OK) zero_counts(&g);
+  if (g.st == PML_OK) cycles(&g);
+  flush(&g, 0);
+  gc_done(&g);
+  return g.st;
+}
+
+/* ---- full mark and sweep ---- */
+
+static void mark_child(void *ud, uint64_t off) {
+  Gc *g = ud;
+  int isnew;
+  if (pml_map_put(&g->a, off, &isnew) == NULL) g->st = PML_ENOMEM;
+  else if (isnew) push(g, off);
+}
+
+static void dec_marked_child(void *ud, uint64_t off) {
+  Gc *g = ud;
+  if (g->st == PML_OK && pml_map_find(&g->a, off))
+    g->st = pml_ref_dec(g->p, off);
+}
+
+static int is_container(unsigned type) {
+  return type == PML_TTABLE || type == PML_TLIST || type == PML_TOBJECT ||
+         type == PML_TTUPLE || type == PML_TSET;
+}
+
+int pml_gc_full(pml_Pool *p, pml_GcStats *out) {
+  Gc g;
+  gc_init(&g, p, 0, out);
+  if (g.st == PML_OK && p->root->root.tag == PML_CREF)
+    mark_child(&g, p->root->root.u.off);
+  while (g.work.n > 0 && g.st == PML_OK)
+    each_child(&g, g.work.v[--g.work.n], mark_child);
+  Vec garbage = { NULL, 0, 0 };
+  for (PMEMoid o = pmemobj_first(p->pop); !OID_IS_NULL(o) && g.st == PML_OK;
+       o = pmemobj_next(o))
+    if (is_container(pmemobj_type_num(o)) && !pml_map_find(&g.a, o.off))
+      vec_add(&g, &garbage, o.off);
+  for (size_t i = 0; i < garbage.n && g.st == PML_OK; i++) {
+    each_child(&g, garbage.v[i], dec_marked_child);
+    free_container(&g, garbage.v[i]);
+  }
+  free(garbage.v);
+  if (g.st == PML_OK) g.st = pml_tx_snap(p, &p->root->nobjects, sizeof(uint64_t));
+  if (g.st == PML_OK) p->root->nobjects = g.a.count;
+  flush(&g, 0);
+  pml_map_clear(&p->suspects);
+  gc_done(&g);
+  return g.st;
+}

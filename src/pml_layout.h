@@ -1,0 +1,134 @@
+/*
+** pml_layout.h -- the on-pool format: every struct that lives in a pool.
+**
+** See docs/layout.md. All fields are sized; offsets are pool-relative (the
+** PMEMoid's off; the pool uuid is implied by the pool that holds the cell).
+** Any change to a struct here that older code cannot read must bump
+** PML_FORMAT_VERSION.
+*/
+#ifndef pml_layout_h
+#define pml_layout_h
+
+#include <stdint.h>
+
+#define PML_LAYOUT          "pmlua"       /* libpmemobj layout name */
+#define PML_MAGIC           "pmlua\0\0"   /* 8 bytes incl. NUL, in pml_Root */
+#define PML_FORMAT_VERSION  1
+
+/* pml_Root.state: whether the last run closed the pool */
+#define PML_STATE_CLEAN  0
+#define PML_STATE_OPEN   1
+
+/*
+** Cell tags. A cell is 16 bytes: tag, then either an inline short string
+** (length in byte 1, bytes 2..15) or an 8-byte payload at byte 8.
+** Encoding is canonical (unused bytes zero), so two cells hold equal keys
+** iff their 16 bytes are equal -- except PML_CLSTR, compared by content.
+*/
+enum {
+  PML_CNIL = 0,     /* nil; also a dead table entry's value */
+  PML_CFALSE,
+  PML_CTRUE,
+  PML_CINT,         /* u.i */
+  PML_CFLT,         /* u.d */
+  PML_CSSTR,        /* short string inline, len <= PML_SSTR_MAX */
+  PML_CLSTR,        /* long string: u.off of a pml_Str owned by this cell */
+  PML_CREF,         /* container: u.off of a pml_Hdr-headed object */
+  PML_CTOMB         /* table entry key of a removed entry (never matches) */
+};
+
+#define PML_SSTR_MAX 14
+
+typedef struct pml_Cell {
+  uint8_t tag;
+  uint8_t slen;     /* PML_CSSTR: length */
+  uint8_t s[6];     /* PML_CSSTR: first 6 bytes (continues into u) */
+  union {
+    int64_t i;
+    double d;
+    uint64_t off;
+    uint8_t s8[8];
+  } u;
+} pml_Cell;
+
+#define pml_cell_sstr(c)  ((char *)(c)->s)   /* 14 contiguous bytes */
+
+/* pmemobj type numbers of the objects pmlua allocates */
+enum {
+  PML_TSTR = 1,     /* pml_Str */
+  PML_TTABLE,       /* pml_Table */
+  PML_TLIST,        /* pml_List */
+  PML_TOBJECT,      /* pml_Object */
+  PML_TTUPLE,       /* pml_List, immutable */
+  PML_TSET,         /* pml_Table whose values are all true */
+  PML_TTBODY,       /* table body: slots + entries */
+  PML_TLITEMS       /* list items: pml_Cell[cap] */
+};
+
+/* a long string; immutable once written, owned by exactly one cell */
+typedef struct pml_Str {
+  uint64_t len;
+  char data[];      /* len bytes + NUL */
+} pml_Str;
+
+/*
+** Header of every container (table, list, object, tuple, set).
+** refcount counts the PML_CREF cells (in the root and in containers,
+** dead table keys included) that point at this object.
+*/
+typedef struct pml_Hdr {
+  uint32_t kind;    /* PML_TTABLE, ... */
+  uint32_t flags;
+  uint64_t refcount;
+} pml_Hdr;
+
+/*
+** Hash table in insertion order (compact layout). The body holds
+** 2*cap slots then cap entries; entries[0..used) in insertion order.
+** A slot is 0 (empty) or (hash32 << 32 | entry index + 1).
+** A removed key keeps its entry with value nil (so next() can continue
+** from it) until the entry is re-set (key becomes PML_CTOMB, the key is
+** appended anew) or the body is rebuilt.
+*/
+typedef struct pml_Entry {
+  pml_Cell key;
+  pml_Cell val;
+} pml_Entry;
+
+typedef struct pml_Table {
+  pml_Hdr h;
+  uint64_t count;   /* live keys */
+  uint64_t used;    /* entries in use, live or dead */
+  uint64_t cap;     /* entries in the body (power of 2), 0 if no body */
+  uint64_t body;    /* offset of the PML_TTBODY object, 0 if none */
+} pml_Table;
+
+#define pml_tbody_slots(b)       ((uint64_t *)(b))
+#define pml_tbody_entries(b, c)  ((pml_Entry *)((uint64_t *)(b) + 2 * (c)))
+#define pml_tbody_size(c)        ((c) * (2 * sizeof(uint64_t) + sizeof(pml_Entry)))
+
+/* an object: attributes in a table, plus its class name */
+typedef struct pml_Object {
+  pml_Table t;
+  pml_Cell cls;     /* PML_CSSTR or PML_CLSTR */
+} pml_Object;
+
+/* list and tuple: items[0..len) in a PML_TLITEMS array of cap cells */
+typedef struct pml_List {
+  pml_Hdr h;
+  uint64_t len;
+  uint64_t cap;
+  uint64_t items;   /* offset, 0 if cap == 0 */
+} pml_List;
+
+/* the pool's root object (pmemobj_root) */
+typedef struct pml_Root {
+  char magic[8];            /* PML_MAGIC */
+  uint64_t version;         /* PML_FORMAT_VERSION */
+  uint64_t state;           /* PML_STATE_* */
+  uint64_t nobjects;        /* containers allocated (live after a GC) */
+  pml_Cell root;            /* pool.root */
+  uint64_t reserved[8];
+} pml_Root;
+
+#endif

@@ -1,0 +1,68 @@
+/*
+** pml_pool.h -- an open pool's volatile state, and pool lifetime:
+** create (atomic), open (with format checks), close.
+**
+** Core layer: no Lua. Functions return a PML_* status; pool-level errors
+** leave a message in p->err and the errno in p->errnum.
+*/
+#ifndef pml_pool_h
+#define pml_pool_h
+
+#include <stddef.h>
+#include <libpmemobj.h>
+
+#include "pml_layout.h"
+#include "pml_map.h"
+
+/* statuses of core operations (0 is success) */
+enum {
+  PML_OK = 0,
+  PML_EFULL,        /* the pool is out of room */
+  PML_ENOMEM,       /* out of volatile memory */
+  PML_ESYS,         /* a system or library error: p->err, p->errnum */
+  PML_EKEY,         /* invalid key given to next */
+  PML_EINDEX        /* list position out of range */
+};
+
+#define PML_MIN_POOL_SIZE  ((size_t)PMEMOBJ_MIN_POOL)
+#define PML_DEFAULT_SIZE   ((size_t)64 << 20)
+
+/* callbacks from the core to the binding layer */
+typedef struct pml_Hooks {
+  /* does a live Lua value of this run hold the object at off? */
+  int (*held)(void *ud, uint64_t off);
+  /* the object at off is gone (freed, or its allocation rolled back) */
+  void (*dropped)(void *ud, uint64_t off);
+} pml_Hooks;
+
+typedef struct pml_Pool {
+  PMEMobjpool *pop;         /* NULL once closed */
+  char *base;               /* pool base address: object = base + off */
+  pml_Root *root;
+  uint64_t uuid_lo;
+  int readonly;
+  int unclean;              /* the previous run did not close the pool */
+  int intx;                 /* a libpmemobj transaction is open */
+  pml_Map txnew;            /* containers allocated in the open transaction */
+  pml_Map txlen;            /* list -> its len when the transaction began
+                               (cells at or past it need no snapshot) */
+  pml_Map suspects;         /* containers new, or whose refcount dropped */
+  const pml_Hooks *hooks;
+  void *hookud;
+  int errnum;
+  char err[512];
+} pml_Pool;
+
+#define pml_ptr(p, off)   ((void *)((p)->base + (off)))
+#define pml_off(p, ptr)   ((uint64_t)((char *)(ptr) - (p)->base))
+
+void pml_pool_init(pml_Pool *p, const pml_Hooks *hooks, void *hookud);
+/* flag: 'r', 'w', 'c' or 'x'; size and mode apply to creation only */
+int pml_pool_open(pml_Pool *p, const char *path, int flag, size_t size,
+                  unsigned mode);
+/* mark the run as started (state OPEN): after any recovery at open */
+int pml_pool_start_run(pml_Pool *p);
+/* close the pool; mark it cleanly closed if clean (and not read-only) */
+void pml_pool_close(pml_Pool *p, int clean);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+** pml_tx.c -- transactions over libpmemobj, without longjmp (pml_tx.h).
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pml_tx.h"
+
+/* status -- map a libpmemobj errno to a PML_* status */
+static int status(pml_Pool *p, int e) {
+  if (e == 0) return PML_OK;
+  if (e == ENOMEM || e == ENOSPC) return PML_EFULL;
+  p->errnum = e;
+  snprintf(p->err, sizeof p->err, "%s", pmemobj_errormsg());
+  return PML_ESYS;
+}
+
+int pml_tx_open(pml_Pool *p) {
+  if (p->intx) return PML_OK;
+  if (pmemobj_tx_begin(p->pop, NULL, TX_PARAM_NONE) != 0) {
+    int e = errno;
+    if (pmemobj_tx_stage() != TX_STAGE_NONE) pmemobj_tx_end();
+    return status(p, e ? e : EINVAL);
+  }
+  pmemobj_tx_set_failure_behavior(POBJ_TX_FAILURE_RETURN);
+  p->intx = 1;
+  return PML_OK;
+}
+
+/* forget -- volatile rollback: objects allocated in the transaction are gone */
+static void forget_new(pml_Pool *p) {
+  size_t i = 0;
+  pml_MapSlot *s;
+  while ((s = pml_map_next(&p->txnew, &i)) != NULL) {
+    pml_map_del(&p->suspects, s->key);
+    if (p->hooks) p->hooks->dropped(p->hookud, s->key);
+  }
+  pml_map_clear(&p->txnew);
+  pml_map_clear(&p->txlen);
+}
+
+void pml_tx_abort(pml_Pool *p) {
+  if (!p->intx) return;
+  if (pmemobj_tx_stage() == TX_STAGE_WORK) pmemobj_tx_abort(ECANCELED);
+  pmemobj_tx_end();
+  p->intx = 0;
+  forget_new(p);
+}
+
+int pml_tx_commit(pml_Pool *p) {
+  if (!p->intx) return PML_OK;
+  if (pmemobj_tx_stage() == TX_STAGE_WORK) pmemobj_tx_commit();
+  int committed = pmemobj_tx_stage() == TX_STAGE_ONCOMMIT;
+  int e = pmemobj_tx_end();
+  p->intx = 0;
+  if (!committed) {
+    forget_new(p);
+    return status(p, e ? e : ECANCELED);
+  }
+  pml_map_clear(&p->txnew);
+  pml_map_clear(&p->txlen);
+  return PML_OK;
+}
+
+int pml_tx_snap(pml_Pool *p, void *ptr, size_t n) {
+  return status(p, pmemobj_tx_add_range_direct(ptr, n));
+}
+
+int pml_tx_fresh(pml_Pool *p, void *ptr, size_t n) {
+  return status(p, pmemobj_tx_xadd_range_direct(ptr, n,
+                POBJ_XADD_NO_SNAPSHOT | POBJ_XADD_ASSUME_INITIALIZED));
+}
+
+uint64_t pml_tx_alloc(pml_Pool *p, size_t n, unsigned type, int zero, int *st) {
+  PMEMoid oid = pmemobj_tx_xalloc(n, type, zero ? POBJ_XALLOC_ZERO : 0);
+  if (OID_IS_NULL(oid)) {
+    *st = status(p, errno ? errno : ENOMEM);
+    return 0;
+  }
+  *st = PML_OK;
+  return oid.off;
+}
+
+int pml_tx_free(pml_Pool *p, uint64_t off) {
+  PMEMoid oid = { p->uuid_lo, off };
+  return status(p, pmemobj_tx_free(oid));
+}
+
+int pml_tx_note_new(pml_Pool *p, uint64_t off) {
+  int isnew;
+  int st = pml_tx_snap(p, &p->root->nobjects, sizeof p->root->nobjects);
+  if (st != PML_OK) return st;
+  p->root->nobjects++;
+  if (pml_map_put(&p->txnew, off, &isnew) == NULL) return PML_ENOMEM;
+  if (pml_map_put(&p->suspects, off, &isnew) == NULL) return PML_ENOMEM;
+  return PML_OK;
+}
