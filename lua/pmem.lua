@@ -211,7 +211,7 @@ local function preview(v)
   local head = "pmem." .. kind
   if kind == "object" then head = head .. " " .. tostring(classname[M._class(v)]) end
   if not alive(v) then
-    return head .. (M._poolof(v).root == nil and "" or "") .. " (unusable: pool closed or rolled back)"
+    return head .. " (unusable: pool closed or rolled back)"
   end
   local parts, n = {}, 0
   local seq = kind == "list" or kind == "tuple" or kind == "set"

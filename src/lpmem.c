@@ -57,9 +57,26 @@ void lpm_check_writable(lua_State *L, lpm_Pool *pool) {
   if (pool->txaborted) luaL_error(L, "transaction aborted");
 }
 
+#define GC_PACE_MIN 4096
+
+/*
+** autogc -- collect, keeping what Lua values hold, and pace the next
+** automatic collection at twice the suspects left (amortised O(1) per
+** change). Only between changes, outside any transaction: every result
+** of earlier changes is then held by a proxy or reachable.
+*/
+static void autogc(lua_State *L, lpm_Pool *pool) {
+  pml_GcStats s;
+  pool->L = L;
+  pml_gc_collect(&pool->core, 1, &s);       /* a failure rolls back: harmless */
+  size_t left = pool->core.suspects.count;
+  pool->gc_pace = left * 2 > GC_PACE_MIN ? left * 2 : GC_PACE_MIN;
+}
+
 void lpm_begin(lua_State *L, lpm_Pool *pool) {
   lpm_check_writable(L, pool);
   pool->L = L;
+  if (!pool->core.intx && pool->core.suspects.count > pool->gc_pace) autogc(L, pool);
   int st = pml_tx_open(&pool->core);
   if (st != PML_OK) lpm_raise(L, pool, st);
 }
@@ -68,6 +85,9 @@ void lpm_end(lua_State *L, lpm_Pool *pool, int st) {
   pool->L = L;
   if (st != PML_OK) {
     abort_tx(pool, L);
+    /* out of room in a change of its own: free what deleted data left,
+       so that the next attempt can find room */
+    if (st == PML_EFULL && pool->txdepth == 0) autogc(L, pool);
     lpm_raise(L, pool, st);
   }
   if (pool->txdepth == 0 && (st = pml_tx_commit(&pool->core)) != PML_OK)
@@ -218,19 +238,17 @@ int lpm_tokey(lua_State *L, int idx, pml_Val *k) {
     case LUA_TNUMBER: {
       int isint;
       lua_Integer i = lua_tointegerx(L, idx, &isint);
-      if (isint) { k->tag = PML_CINT; k->u.i = i; return 1; }
-      k->u.d = lua_tonumber(L, idx);
-      k->tag = PML_CFLT;
+      if (isint) { pml_val_int(k, i); return 1; }
+      pml_val_flt(k, lua_tonumber(L, idx));
       return k->u.d == k->u.d;                  /* nan is no key */
     }
     case LUA_TBOOLEAN:
-      k->tag = lua_toboolean(L, idx) ? PML_CTRUE : PML_CFALSE;
+      pml_val_tag(k, lua_toboolean(L, idx) ? PML_CTRUE : PML_CFALSE);
       return 1;
     case LUA_TUSERDATA: {
       lpm_Proxy *px = lpm_toproxy(L, idx);
       if (px == NULL || px->obj == NULL) return 0;
-      k->tag = PML_CREF;
-      k->u.off = px->off;
+      pml_val_ref(k, px->off);
       return 1;
     }
     default: return 0;
@@ -328,17 +346,16 @@ static void plan_done(lua_State *L, lpm_Copy *c) {
 
 void lpm_toval(lua_State *L, int idx, const lpm_Copy *c, pml_Val *v) {
   switch (lua_type(L, idx)) {
-    case LUA_TNIL: v->tag = PML_CNIL; break;
+    case LUA_TNIL: pml_val_tag(v, PML_CNIL); break;
     case LUA_TTABLE:
       lua_pushvalue(L, idx);
       lua_rawget(L, c->map);
-      v->tag = PML_CREF;
-      v->u.off = c->offs[lua_tointeger(L, -1) - 1];
+      pml_val_ref(v, c->offs[lua_tointeger(L, -1) - 1]);
       lua_pop(L, 1);
       break;
     case LUA_TNUMBER:
-      if (lua_isinteger(L, idx)) { v->tag = PML_CINT; v->u.i = lua_tointeger(L, idx); }
-      else { v->tag = PML_CFLT; v->u.d = lua_tonumber(L, idx); }
+      if (lua_isinteger(L, idx)) pml_val_int(v, lua_tointeger(L, idx));
+      else pml_val_flt(v, lua_tonumber(L, idx));
       break;
     default:
       lpm_tokey(L, idx, v);                     /* strings, booleans, proxies */
@@ -563,7 +580,8 @@ static int pool_newcontainer(lua_State *L) {
     off = has ? (c.n ? c.offs[0] : 0) : 0;
     if (st == PML_OK && off == 0) off = pml_table_new(p, PML_TTABLE, &st);
   } else if (st == PML_OK) {
-    static const pml_Val yes = { PML_CTRUE, { 0 }, NULL, 0 };
+    pml_Val yes;
+    pml_val_tag(&yes, PML_CTRUE);
     if (type == PML_TSET) off = pml_table_new(p, type, &st);
     else off = pml_list_new(p, type, &st);
     if (st == PML_OK && type != PML_TSET) st = pml_list_reserve(p, pml_list(p, off), (uint64_t)n);
@@ -622,6 +640,7 @@ static int pm_open(lua_State *L) {
   memset(pool, 0, sizeof *pool);
   pool->magic = LPM_POOL_MAGIC;
   pool->cache_ref = pool->vattr_ref = LUA_NOREF;
+  pool->gc_pace = GC_PACE_MIN;
   pml_pool_init(&pool->core, &hooks, pool);
   luaL_setmetatable(L, LPM_POOL_MT);
   lua_pushvalue(L, 1);

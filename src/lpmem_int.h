@@ -32,6 +32,7 @@ typedef struct lpm_Pool {
   int txaborted;        /* an error aborted the open pool:transaction */
   int cache_ref;        /* registry: off -> proxy (weak values) */
   int vattr_ref;        /* registry: off -> _v_ attribute table (this run) */
+  size_t gc_pace;       /* suspects that trigger an automatic collection */
   lua_State *L;         /* the thread calling in, for the core's hooks */
   pml_Pool core;
 } lpm_Pool;

@@ -75,8 +75,7 @@ static void setkey(lua_State *L, lpm_Proxy *px, int ki, int vi) {
 /* has_int -- is t[i] non-nil? */
 static int has_int(lpm_Proxy *px, lua_Integer i) {
   pml_Val k;
-  k.tag = PML_CINT;
-  k.u.i = i;
+  pml_val_int(&k, i);
   pml_Entry *e = pml_table_find(CORE(px), TABLE(px), &k, pml_val_hash(&k));
   return e != NULL && e->val.tag != PML_CNIL;
 }
@@ -379,14 +378,12 @@ static int set_contains(lua_State *L) {
 
 /* set_put -- add (v true) or discard (v nil) the element at 2 */
 static void set_put(lua_State *L, lpm_Proxy *px, int add) {
-  pml_Val k;
-  static const pml_Val yes = { PML_CTRUE, { 0 }, NULL, 0 };
-  static const pml_Val no = { PML_CNIL, { 0 }, NULL, 0 };
+  pml_Val k, v;
+  pml_val_tag(&v, add ? PML_CTRUE : PML_CNIL);
   lpm_checkwrite(L, 1);
   lpm_checkkey(L, px->pool, 2, &k);
   lpm_begin(L, px->pool);
-  lpm_end(L, px->pool, pml_table_set(CORE(px), TABLE(px), &k, pml_val_hash(&k),
-                                     add ? &yes : &no));
+  lpm_end(L, px->pool, pml_table_set(CORE(px), TABLE(px), &k, pml_val_hash(&k), &v));
 }
 
 static int set_add(lua_State *L) {

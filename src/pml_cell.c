@@ -7,11 +7,39 @@
 #include "pml_cell.h"
 #include "pml_tx.h"
 
+/*
+** set_image -- store v's canonical image as two whole words (x86-64 is
+** little-endian: word 0 holds tag, slen and 6 string bytes; word 1 the
+** payload). Whole-word stores let the hash read them straight back.
+*/
+static void set_image(pml_Val *v, int tag, uint64_t w0, uint64_t w1) {
+  uint64_t w[2] = { w0 | (uint64_t)(uint8_t)tag, w1 };
+  v->tag = tag;
+  memcpy(&v->img, w, sizeof w);
+}
+
 void pml_val_str(pml_Val *v, const char *s, size_t len) {
-  v->tag = len <= PML_SSTR_MAX ? PML_CSSTR : PML_CLSTR;
   v->s = s;
   v->len = len;
+  if (len > PML_SSTR_MAX) { v->tag = PML_CLSTR; return; }
+  uint64_t w0 = (uint64_t)len << 8, w1 = 0;
+  const unsigned char *b = (const unsigned char *)s;
+  for (size_t i = 0; i < len; i++) {                 /* short: in registers */
+    if (i < 6) w0 |= (uint64_t)b[i] << (16 + 8 * i);
+    else w1 |= (uint64_t)b[i] << (8 * (i - 6));
+  }
+  set_image(v, PML_CSSTR, w0, w1);
 }
+
+void pml_val_int(pml_Val *v, int64_t i) { v->u.i = i; set_image(v, PML_CINT, 0, (uint64_t)i); }
+void pml_val_flt(pml_Val *v, double d) {
+  uint64_t b;
+  memcpy(&b, &d, sizeof b);
+  v->u.d = d;
+  set_image(v, PML_CFLT, 0, b);
+}
+void pml_val_ref(pml_Val *v, uint64_t off) { v->u.off = off; set_image(v, PML_CREF, 0, off); }
+void pml_val_tag(pml_Val *v, int tag) { set_image(v, tag, 0, 0); }
 
 /* mix64 -- finaliser of a 64-bit hash */
 static uint64_t mix64(uint64_t h) {
@@ -20,7 +48,7 @@ static uint64_t mix64(uint64_t h) {
   return h ^ (h >> 33);
 }
 
-/* hash_bytes -- 8 bytes a step; the same for a string stored short or long */
+/* hash_bytes -- content hash of a long string, 8 bytes a step */
 static uint64_t hash_bytes(const char *s, size_t n) {
   uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
   while (n >= 8) {
@@ -35,22 +63,21 @@ static uint64_t hash_bytes(const char *s, size_t n) {
   return mix64(h ^ w);
 }
 
+/* hash_image -- hash of a canonical cell image */
+static uint64_t hash_image(const pml_Cell *c) {
+  uint64_t w[2];
+  memcpy(w, c, sizeof w);
+  return mix64(w[0] * 0x9e3779b97f4a7c15ULL ^ w[1]);
+}
+
 uint64_t pml_val_hash(const pml_Val *k) {
-  switch (k->tag) {
-    case PML_CSSTR: case PML_CLSTR: return hash_bytes(k->s, k->len);
-    case PML_CINT: return mix64((uint64_t)k->u.i);
-    case PML_CFLT: { uint64_t b; memcpy(&b, &k->u.d, 8); return mix64(b ^ 0x5bd1e995); }
-    case PML_CREF: return mix64(k->u.off ^ 0x27d4eb2f165667c5ULL);
-    default: return mix64((uint64_t)k->tag * 0x9e3779b97f4a7c15ULL);
-  }
+  return k->tag == PML_CLSTR ? hash_bytes(k->s, k->len) : hash_image(&k->img);
 }
 
 uint64_t pml_cell_hash(pml_Pool *p, const pml_Cell *c) {
-  pml_Val k;
-  k.tag = c->tag;
-  k.u.off = c->u.off;                       /* copies i / d / off alike */
-  if (c->tag == PML_CSSTR || c->tag == PML_CLSTR) k.s = pml_cell_str(p, c, &k.len);
-  return pml_val_hash(&k);
+  if (c->tag != PML_CLSTR) return hash_image(c);
+  pml_Str *s = pml_ptr(p, c->u.off);
+  return hash_bytes(s->data, s->len);
 }
 
 const char *pml_cell_str(pml_Pool *p, const pml_Cell *c, size_t *len) {
@@ -64,19 +91,15 @@ const char *pml_cell_str(pml_Pool *p, const pml_Cell *c, size_t *len) {
 }
 
 int pml_cell_iskey(pml_Pool *p, const pml_Cell *c, const pml_Val *k) {
-  if (c->tag != k->tag) return 0;
-  switch (k->tag) {
-    case PML_CSSTR:
-      return c->slen == k->len && memcmp(c->s, k->s, k->len) == 0;
-    case PML_CLSTR: {
-      pml_Str *s = pml_ptr(p, c->u.off);
-      return s->len == k->len && memcmp(s->data, k->s, k->len) == 0;
-    }
-    case PML_CINT: return c->u.i == k->u.i;
-    case PML_CFLT: return c->u.d == k->u.d;
-    case PML_CREF: return c->u.off == k->u.off;
-    default: return 1;                       /* booleans: the tag says it */
+  if (k->tag != PML_CLSTR) {
+    uint64_t a[2], b[2];
+    memcpy(a, c, sizeof a);
+    memcpy(b, &k->img, sizeof b);
+    return a[0] == b[0] && a[1] == b[1];
   }
+  if (c->tag != PML_CLSTR) return 0;
+  pml_Str *s = pml_ptr(p, c->u.off);
+  return s->len == k->len && memcmp(s->data, k->s, k->len) == 0;
 }
 
 int pml_ref_inc(pml_Pool *p, uint64_t off) {
@@ -99,16 +122,10 @@ int pml_ref_dec(pml_Pool *p, uint64_t off) {
 static int encode(pml_Pool *p, pml_Cell *dst, const pml_Val *v) {
   pml_Cell c;
   int st = PML_OK;
-  memset(&c, 0, sizeof c);
-  c.tag = (uint8_t)v->tag;
   switch (v->tag) {
-    case PML_CINT: c.u.i = v->u.i; break;
-    case PML_CFLT: c.u.d = v->u.d; break;
-    case PML_CSSTR:
-      c.slen = (uint8_t)v->len;
-      memcpy(c.s, v->s, v->len);
-      break;
     case PML_CLSTR: {
+      memset(&c, 0, sizeof c);
+      c.tag = PML_CLSTR;
       uint64_t off = pml_tx_alloc(p, sizeof(pml_Str) + v->len + 1, PML_TSTR, 0, &st);
       if (st != PML_OK) return st;
       pml_Str *s = pml_ptr(p, off);
@@ -120,9 +137,11 @@ static int encode(pml_Pool *p, pml_Cell *dst, const pml_Val *v) {
     }
     case PML_CREF:
       st = pml_ref_inc(p, v->u.off);
-      c.u.off = v->u.off;
+      c = v->img;
       break;
-    default: break;
+    default:
+      c = v->img;
+      break;
   }
   *dst = c;
   return st;

@@ -15,14 +15,25 @@
 
 #include "pml_pool.h"
 
+/*
+** A value on its way in. Except for long strings, img is the value's
+** canonical cell image (what encode stores), which also serves as the key
+** for hashing and comparison: two such keys are equal iff their images are.
+*/
 typedef struct pml_Val {
   int tag;              /* PML_C*: PML_CSSTR/PML_CLSTR chosen by length */
   union { int64_t i; double d; uint64_t off; } u;
   const char *s;        /* strings */
   size_t len;
+  pml_Cell img;         /* canonical image; not for PML_CLSTR */
 } pml_Val;
 
 void pml_val_str(pml_Val *v, const char *s, size_t len);
+void pml_val_int(pml_Val *v, int64_t i);
+void pml_val_flt(pml_Val *v, double d);
+void pml_val_ref(pml_Val *v, uint64_t off);
+/* nil, false, true (tags without payload) */
+void pml_val_tag(pml_Val *v, int tag);
 
 /* hash of a key (never called with nil) */
 uint64_t pml_val_hash(const pml_Val *k);

@@ -112,8 +112,9 @@ static int insert(pml_Pool *p, pml_Table *t, const pml_Val *k, uint64_t h,
 
 /* remove -- e's key becomes dead: value nil, key kept for next() */
 static int remove_entry(pml_Pool *p, pml_Table *t, pml_Entry *e) {
-  static const pml_Val nil = { PML_CNIL, { 0 }, NULL, 0 };
+  pml_Val nil;
   if (t->count == 1) return drop_body(p, t);
+  pml_val_tag(&nil, PML_CNIL);
   int st = pml_cell_set(p, &e->val, &nil);
   if (st == PML_OK) st = pml_tx_snap(p, &t->count, sizeof t->count);
   if (st == PML_OK) t->count--;
