@@ -98,13 +98,6 @@ void lpm_end(lua_State *L, lpm_Pool *pool, int st) {
 
 /* {====================================================== proxies */
 
-lpm_Proxy *lpm_toproxy(lua_State *L, int idx) {
-  lpm_Proxy *px = lua_touserdata(L, idx);
-  if (px == NULL || lua_rawlen(L, idx) != sizeof *px || px->magic != LPM_PROXY_MAGIC)
-    return NULL;
-  return px;
-}
-
 lpm_Proxy *lpm_checkproxy(lua_State *L, int idx) {
   lpm_Proxy *px = lpm_toproxy(L, idx);
   if (px == NULL) luaL_typeerror(L, idx, "persistent value");
@@ -158,7 +151,8 @@ void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off) {
   }
   lua_pop(L, 1);                                        /* cache */
   pml_Hdr *h = pml_hdr(&pool->core, off);
-  lpm_Proxy *p = lua_newuserdatauv(L, sizeof *p, 2);
+  lpm_Proxy *p = lua_newuserdatauv(L, sizeof *p, LPM_PROXY_UV);
+  memset(p, 0, sizeof *p);
   p->magic = LPM_PROXY_MAGIC;
   p->kind = h->kind;
   p->pool = pool;
@@ -176,7 +170,7 @@ void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off) {
   if (h->kind == PML_TOBJECT) load_object(L, pool, off, lua_gettop(L));
 }
 
-void lpm_pushcell(lua_State *L, lpm_Pool *pool, const pml_Cell *c) {
+void lpm_pushcell_slow(lua_State *L, lpm_Pool *pool, const pml_Cell *c) {
   switch (c->tag) {
     case PML_CFALSE: lua_pushboolean(L, 0); break;
     case PML_CTRUE: lua_pushboolean(L, 1); break;

@@ -37,15 +37,27 @@ typedef struct lpm_Pool {
   pml_Pool core;
 } lpm_Pool;
 
-/* a proxy: the Lua face of one stored container. User values:
-   1 the pool userdata (kept alive), 2 the class table (objects) */
+/*
+** A proxy: the Lua face of one stored container. User values: 1 the pool
+** userdata (kept alive), 2 the class table (objects), 3 the string key of
+** the inline cache (anchored there, so its address cannot be reused).
+** The inline cache remembers where the last string key read was found; a
+** hit still checks that the entry holds that key (its cell image) and a
+** value, so a stale cache can only miss.
+*/
 typedef struct lpm_Proxy {
   uint32_t magic;
   uint32_t kind;        /* PML_TTABLE, ... */
   lpm_Pool *pool;
   void *obj;            /* base + off; NULL if its creation was rolled back */
   uint64_t off;
+  const char *ic_key;   /* inline cache: Lua string (user value 3) */
+  pml_Cell ic_img;      /*   its key image */
+  uint64_t ic_body;     /*   table body it was found in */
+  uint64_t ic_idx;      /*   entry index there */
 } lpm_Proxy;
+
+#define LPM_PROXY_UV 3
 
 /* a plan for deep-copying plain Lua tables (lpm_plan / lpm_copy) */
 typedef struct lpm_Copy {
@@ -59,7 +71,12 @@ extern lpm_Pool *lpm_txpool;     /* pool whose transaction is open, if any */
 
 lpm_Pool *lpm_checkpool(lua_State *L, int idx);
 /* the proxy at idx, if it is one (else NULL); never raises */
-lpm_Proxy *lpm_toproxy(lua_State *L, int idx);
+static inline lpm_Proxy *lpm_toproxy(lua_State *L, int idx) {
+  lpm_Proxy *px = lua_touserdata(L, idx);
+  if (px == NULL || lua_rawlen(L, idx) != sizeof *px || px->magic != LPM_PROXY_MAGIC)
+    return NULL;
+  return px;
+}
 /* the proxy at idx, alive and its pool open: raises otherwise */
 lpm_Proxy *lpm_checkproxy(lua_State *L, int idx);
 /* a proxy of a pool that may be written now */
@@ -85,7 +102,12 @@ void lpm_toval(lua_State *L, int idx, const lpm_Copy *c, pml_Val *v);
 void lpm_plan_free(lua_State *L, lpm_Copy *c);
 
 /* push the value of a stored cell (proxies from the cache) */
-void lpm_pushcell(lua_State *L, lpm_Pool *pool, const pml_Cell *c);
+void lpm_pushcell_slow(lua_State *L, lpm_Pool *pool, const pml_Cell *c);
+static inline void lpm_pushcell(lua_State *L, lpm_Pool *pool, const pml_Cell *c) {
+  if (c->tag == PML_CINT) lua_pushinteger(L, c->u.i);
+  else if (c->tag == PML_CFLT) lua_pushnumber(L, c->u.d);
+  else lpm_pushcell_slow(L, pool, c);
+}
 void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off);
 
 /* -- lpmem_types.c -- */

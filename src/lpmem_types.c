@@ -130,8 +130,47 @@ static int table_pairs(lua_State *L) {
 
 /* {====================================================== tables */
 
+/* ic_get -- the live entry the inline cache says holds string key s */
+static pml_Entry *ic_get(lpm_Proxy *px, const char *s) {
+  const pml_Table *t = TABLE(px);
+  if (s != px->ic_key || px->ic_body != t->body || px->ic_idx >= t->used) return NULL;
+  pml_Entry *e = &pml_tbody_entries(pml_ptr(CORE(px), t->body), t->cap)[px->ic_idx];
+  uint64_t a[2], b[2];
+  memcpy(a, &e->key, sizeof a);
+  memcpy(b, &px->ic_img, sizeof b);
+  return (a[0] == b[0] && a[1] == b[1] && e->val.tag != PML_CNIL) ? e : NULL;
+}
+
+/* ic_set -- remember where short string key k (at stack idx) was found */
+static void ic_set(lua_State *L, lpm_Proxy *px, int idx, const pml_Val *k,
+                   const pml_Entry *e) {
+  const pml_Table *t = TABLE(px);
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, 1, 3);
+  px->ic_key = k->s;
+  px->ic_img = k->img;
+  px->ic_body = t->body;
+  px->ic_idx = (uint64_t)(e - pml_tbody_entries(pml_ptr(CORE(px), t->body), t->cap));
+}
+
+/* table_index -- t[k]; string keys go through the inline cache */
 static int table_index(lua_State *L) {
-  getkey(L, alive(L, 1), 2);
+  lpm_Proxy *px = alive(L, 1);
+  if (lua_type(L, 2) != LUA_TSTRING) {
+    getkey(L, px, 2);
+    return 1;
+  }
+  size_t n;
+  const char *s = lua_tolstring(L, 2, &n);
+  pml_Entry *e = ic_get(px, s);
+  if (e == NULL) {
+    pml_Val k;
+    pml_val_str(&k, s, n);
+    e = pml_table_find(CORE(px), TABLE(px), &k, pml_val_hash(&k));
+    if (e && e->val.tag != PML_CNIL && k.tag == PML_CSSTR) ic_set(L, px, 2, &k, e);
+  }
+  if (e) lpm_pushcell(L, px->pool, &e->val);
+  else lua_pushnil(L);
   return 1;
 }
 
