@@ -8,7 +8,8 @@
 
 #define PML_VERSION "0.1.0"
 
-/* open the pmem module: returns its table (for require and package.preload) */
-int luaopen_pmem(lua_State *L);
+/* open the pmem module: returns its table (for require and package.preload).
+   Exported from pmem.so although the build hides every other symbol. */
+__attribute__((visibility("default"))) int luaopen_pmem(lua_State *L);
 
 #endif

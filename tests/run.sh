@@ -19,9 +19,10 @@ for t in ${TESTS:-tests/test_*.lua}; do
 	"$PMLUA" "$t" -o text >"$log" 2>&1
 	rc=$?
 	line=$(grep -E '^Ran [0-9]+ tests' "$log" | tail -n1)
-	ok=$(echo "$line" | sed -nE 's/.* ([0-9]+) successes.*/\1/p')
-	bad=$(echo "$line" | sed -nE 's/.* ([0-9]+) failures.*/\1/p')
-	err=$(echo "$line" | sed -nE 's/.* ([0-9]+) errors.*/\1/p')
+	# LuaUnit writes "1 success", "2 successes", "1 failure", "1 error", ...
+	ok=$(echo "$line" | sed -nE 's/.* ([0-9]+) success(es)?.*/\1/p')
+	bad=$(echo "$line" | sed -nE 's/.* ([0-9]+) failures?.*/\1/p')
+	err=$(echo "$line" | sed -nE 's/.* ([0-9]+) errors?.*/\1/p')
 	ok=${ok:-0} bad=${bad:-0} err=${err:-0}
 	if [ -z "$line" ] || { [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && [ "$err" -eq 0 ]; }; then
 		echo "FAIL $t (exit $rc, no LuaUnit summary)"; tail -n 30 "$log"
