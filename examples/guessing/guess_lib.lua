@@ -1,0 +1,149 @@
+-- guess_lib.lua -- the guessing game's logic, shared by start_guessing,
+-- guess and guess_status: the tutorial's second version, where the game
+-- is one persistent object (class "guess_lib.Guesser") at the pool's root.
+--
+-- What it shows: a persistent class with init and methods; a persistent
+-- list made through self._p_pool; several changes made all-or-nothing
+-- with self._p_pool:transaction; reopening a pool with clear errors.
+--
+-- Not run on its own: the commands require it (see README.md). Because
+-- the class is named "guess_lib.Guesser", a program that opens the game
+-- file without requiring this module still finds the class: pmlua
+-- requires "guess_lib" when it first meets a Guesser.
+local pmem = require "pmem"
+
+local M = {}
+
+M.pool_fn = "guessing_game.pmem"   -- in the current directory
+M.MAX_GUESSES = 7                  -- the 7th wrong guess loses (the tutorial's
+                                   -- len(guesses) > 6); binary search over
+                                   -- 1..50 never needs more than 6 guesses
+
+-- {============================================ opening the game
+
+-- reopen_game -- the open game pool, or nil and a message for the player.
+-- A file that does not open, and a pool whose start was cut short (root
+-- still nil), are removed so that start_guessing can run again; a game
+-- that another command has open right now is left alone.
+function M.reopen_game()
+  local f = io.open(M.pool_fn, "rb")
+  if not f then
+    return nil, "No game in progress.  Use 'start_guessing' to start one."
+  end
+  f:close()
+  local pool, err, errno = pmem.open(M.pool_fn)
+  if not pool then
+    if errno == 11 then                -- EAGAIN: locked by another process
+      return nil, "The game is in use by another command; try again."
+    end
+    local ok, rmerr = os.remove(M.pool_fn)
+    if not ok then
+      return nil, ("Could not open game file: %s; and can't remove it: %s")
+                  :format(err, rmerr)
+    end
+    return nil, ("Could not open game file: %s.  Start again with"
+                 .. " 'start_guessing'."):format(err)
+  end
+  if pool.root == nil then
+    -- start_guessing was killed after creating the file, before the game
+    -- was stored: nothing in it is worth keeping
+    pool:close()
+    os.remove(M.pool_fn)
+    return nil, "Looks like a start was aborted; start again with 'start_guessing'."
+  end
+  return pool
+end
+
+-- }============================================
+
+-- {============================================ the game
+
+local Guesser = pmem.class("guess_lib.Guesser")
+M.Guesser = Guesser
+
+-- init -- runs inside pool:new's transaction: all of it is stored, or none
+function Guesser:init(name, maximum)
+  self.name = name
+  self.maximum = maximum or 50
+  self.number = math.random(1, self.maximum)
+  self.guesses = self._p_pool:list()
+  self.lost = false
+  self.done = false
+end
+
+-- guess_to_int -- the guess as an integer in 1..maximum, or nil, message
+function Guesser:guess_to_int(s)
+  local guess = type(s) == "string" and s:match("^%s*([+-]?%d+)%s*$")
+  guess = guess and math.tointeger(tonumber(guess))
+  if not guess then
+    return nil, ("Please specify an integer; %s is not valid"):format(tostring(s))
+  end
+  if guess < 1 or guess > self.maximum then
+    return nil, ("Come now, %s, a guess outside of the range I told you"
+                 .. " won't get you anywhere"):format(self.name)
+  end
+  return guess
+end
+
+local function contains(list, v)
+  for _, x in ipairs(list) do if x == v then return true end end
+  return false
+end
+
+-- check_guess -- judge a guess (a string, as typed): returns the outcome
+-- "SEEN", "EQUAL", "LOW" or "HIGH", or nil and a message for a guess that
+-- is not valid (which does not count). A guess already made does not
+-- count either. The guess, its outcome and the end of the game are
+-- recorded in one transaction.
+function Guesser:check_guess(s)
+  local guess, err = self:guess_to_int(s)
+  if not guess then return nil, err end
+  return self._p_pool:transaction(function()
+    self.current_guess = guess
+    if contains(self.guesses, guess) then
+      self.current_outcome = "SEEN"
+      return "SEEN"
+    end
+    self.guesses:append(guess)
+    if guess == self.number then
+      self.current_outcome = "EQUAL"
+      self.done = true
+      return "EQUAL"
+    end
+    self.current_outcome = guess < self.number and "LOW" or "HIGH"
+    if #self.guesses >= M.MAX_GUESSES then
+      self.lost = true
+      self.done = true
+    end
+    return self.current_outcome
+  end)
+end
+
+function Guesser:message(key)
+  return self["msg_" .. key](self)
+end
+
+function Guesser:msg_START()
+  return ("%s, I've picked a number between 1 and %d."):format(self.name, self.maximum)
+end
+
+function Guesser:msg_SEEN()
+  return ("You already tried %d"):format(self.current_guess)
+end
+
+function Guesser:msg_EQUAL()
+  return ("You guessed my number in %d tries, %s."):format(#self.guesses, self.name)
+end
+
+function Guesser:msg_LOW() return "Your guess is too low." end
+
+function Guesser:msg_HIGH() return "Your guess is too high." end
+
+function Guesser:msg_LOST()
+  return ("Too many guesses, %s!  The number I was thinking of was %d")
+         :format(self.name, self.number)
+end
+
+-- }============================================
+
+return M
