@@ -73,6 +73,18 @@ static void autogc(lua_State *L, lpm_Pool *pool) {
   pool->gc_pace = left * 2 > GC_PACE_MIN ? left * 2 : GC_PACE_MIN;
 }
 
+int lpm_guard(lua_State *L, lua_CFunction f) {
+  if (lpm_txpool == NULL) return f(L);
+  int n = lua_gettop(L);
+  lua_pushcfunction(L, f);
+  lua_insert(L, 1);
+  if (lua_pcall(L, n, LUA_MULTRET, 0) != LUA_OK) {
+    if (lpm_txpool) abort_tx(lpm_txpool, L);
+    return lua_error(L);
+  }
+  return lua_gettop(L);
+}
+
 void lpm_begin(lua_State *L, lpm_Pool *pool) {
   lpm_check_writable(L, pool);
   pool->L = L;
@@ -100,6 +112,8 @@ void lpm_end(lua_State *L, lpm_Pool *pool, int st) {
 
 lpm_Proxy *lpm_checkproxy(lua_State *L, int idx) {
   lpm_Proxy *px = lpm_toproxy(L, idx);
+  if ((px == NULL || px->pool->core.pop == NULL || px->obj == NULL) && lpm_txpool)
+    abort_tx(lpm_txpool, L);            /* a failed pool operation aborts it */
   if (px == NULL) luaL_typeerror(L, idx, "persistent value");
   if (px->pool->core.pop == NULL) luaL_error(L, "pool is closed");
   if (px->obj == NULL)
@@ -282,17 +296,22 @@ void lpm_plan_init(lpm_Copy *c) {
   c->offs = NULL;
 }
 
+/* plan_open -- push the plan's two tables (once): they stay on the stack
+   until the change is done */
+static void plan_open(lua_State *L, lpm_Copy *c) {
+  if (c->map != 0) return;
+  luaL_checkstack(L, 8, "deep copy");
+  lua_newtable(L);                      /* map: table -> index */
+  c->map = lua_gettop(L);
+  lua_newtable(L);                      /* list: index -> table */
+}
+
 /* plan_table -- add plain table at idx to the plan (once) */
 static void plan_table(lua_State *L, lpm_Copy *c, int idx) {
   idx = lua_absindex(L, idx);
   if (lua_getmetatable(L, idx))
     luaL_error(L, "cannot store a table with a metatable");
-  if (c->map == 0) {
-    luaL_checkstack(L, 8, "deep copy");
-    lua_newtable(L);                    /* map: table -> index */
-    c->map = lua_gettop(L);
-    lua_newtable(L);                    /* list: index -> table */
-  }
+  plan_open(L, c);
   lua_pushvalue(L, idx);
   if (lua_rawget(L, c->map) != LUA_TNIL) { lua_pop(L, 1); return; }
   lua_pop(L, 1);
@@ -391,9 +410,13 @@ lpm_Pool *lpm_checkpool(lua_State *L, int idx) {
   return luaL_checkudata(L, idx, LPM_POOL_MT);
 }
 
+/* checkopen -- an open pool (a failure aborts an open transaction) */
 static lpm_Pool *checkopen(lua_State *L, int idx) {
   lpm_Pool *pool = lpm_checkpool(L, idx);
-  if (pool->core.pop == NULL) luaL_error(L, "pool is closed");
+  if (pool->core.pop == NULL) {
+    if (lpm_txpool) abort_tx(lpm_txpool, L);
+    luaL_error(L, "pool is closed");
+  }
   return pool;
 }
 
@@ -413,10 +436,14 @@ static void do_close(lua_State *L, lpm_Pool *pool) {
   pool->L = L;
   if (pool->core.intx) abort_tx(pool, L);
   if (lpm_txpool == pool) lpm_txpool = NULL;
-  int clean = 1;
-  if (!pool->core.readonly) {
+  int clean = 0;
+  /* a collection needs a transaction of its own: not possible while another
+     pool's is open (say, __gc running inside it); the pool then stays marked
+     open and the next open collects in full */
+  if (!pool->core.readonly && lpm_txpool == NULL) {
     pml_GcStats s;
-    clean = pml_gc_collect(&pool->core, 0, &s) == PML_OK;
+    clean = (pool->core.unclean ? pml_gc_full(&pool->core, &s)
+                                : pml_gc_collect(&pool->core, 0, &s)) == PML_OK;
   }
   pml_pool_close(&pool->core, clean);
   pool->txdepth = pool->txaborted = 0;
@@ -437,10 +464,10 @@ static int pool_gc(lua_State *L) {
   return 0;
 }
 
-static int pool_collect(lua_State *L) {
+static int pool_collect_(lua_State *L) {
   lpm_Pool *pool = checkopen(L, 1);
   if (pool->core.readonly) return luaL_error(L, "pool is read-only");
-  if (pool->txdepth > 0) return luaL_error(L, "cannot collect inside a transaction");
+  if (lpm_txpool != NULL) return luaL_error(L, "cannot collect inside a transaction");
   lua_gc(L, LUA_GCCOLLECT);               /* forget proxies no one holds */
   pool->L = L;
   pml_GcStats s;
@@ -453,6 +480,7 @@ static int pool_collect(lua_State *L) {
   lua_setfield(L, -2, "collected");
   return 1;
 }
+static int pool_collect(lua_State *L) { return lpm_guard(L, pool_collect_); }
 
 /*
 ** pool_transaction -- pool:transaction(fn, ...). fn runs under lua_pcall,
@@ -463,8 +491,11 @@ static int pool_collect(lua_State *L) {
 static int pool_transaction(lua_State *L) {
   lpm_Pool *pool = checkopen(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  if (lpm_txpool != NULL && lpm_txpool != pool)
-    return luaL_error(L, "cannot begin a transaction inside a transaction of another pool");
+  if (lpm_txpool != NULL && lpm_txpool != pool) {
+    abort_tx(lpm_txpool, L);
+    return luaL_error(L, "cannot begin a transaction inside a transaction of another "
+                      "pool (that transaction is aborted)");
+  }
   if (pool->txaborted) return luaL_error(L, "transaction aborted");
   int outer = pool->txdepth == 0;
   if (outer && !pool->core.readonly) {
@@ -509,7 +540,7 @@ static int pool_index(lua_State *L) {
   return 1;
 }
 
-static int pool_newindex(lua_State *L) {
+static int pool_newindex_(lua_State *L) {
   lpm_Pool *pool = lpm_checkpool(L, 1);
   const char *k = lua_tostring(L, 2);
   if (k == NULL || strcmp(k, "root") != 0)
@@ -530,6 +561,7 @@ static int pool_newindex(lua_State *L) {
   lpm_end(L, pool, st);
   return 0;
 }
+static int pool_newindex(lua_State *L) { return lpm_guard(L, pool_newindex_); }
 
 static int pool_tostring(lua_State *L) {
   lpm_Pool *pool = lpm_checkpool(L, 1);
@@ -541,7 +573,7 @@ static int pool_tostring(lua_State *L) {
 
 /* pool_newcontainer -- pool:_new(kind [, seq]): a new table, list, tuple or
    set, filled from plain table seq (sequence for list, tuple, set) */
-static int pool_newcontainer(lua_State *L) {
+static int pool_newcontainer_(lua_State *L) {
   lpm_Pool *pool = checkopen(L, 1);
   static const char *const kinds[] = { "table", "list", "tuple", "set", NULL };
   static const unsigned types[] = { PML_TTABLE, PML_TLIST, PML_TTUPLE, PML_TSET };
@@ -557,9 +589,9 @@ static int pool_newcontainer(lua_State *L) {
     lpm_plan(L, pool, 3, &c);
   } else if (has) {
     n = (lua_Integer)lua_rawlen(L, 3);
+    plan_open(L, &c);                         /* below the items pushed next */
     for (lua_Integer i = 1; i <= n; i++) {
       lua_rawgeti(L, 3, i);
-      if (lua_isnil(L, -1)) luaL_error(L, "sequence has a hole at %I", i);
       if (type == PML_TSET) { pml_Val k; lpm_checkkey(L, pool, -1, &k); }
       else lpm_plan(L, pool, -1, &c);
       lua_pop(L, 1);
@@ -596,10 +628,11 @@ static int pool_newcontainer(lua_State *L) {
   lpm_pushproxy(L, pool, off);
   return 1;
 }
+static int pool_newcontainer(lua_State *L) { return lpm_guard(L, pool_newcontainer_); }
 
 /* pool_newobject -- pool:_newobject(classname): an empty object (the Lua
    layer runs init inside a transaction around this) */
-static int pool_newobject(lua_State *L) {
+static int pool_newobject_(lua_State *L) {
   lpm_Pool *pool = checkopen(L, 1);
   size_t len;
   const char *name = luaL_checklstring(L, 2, &len);
@@ -616,6 +649,7 @@ static int pool_newobject(lua_State *L) {
   lpm_pushproxy(L, pool, off);
   return 1;
 }
+static int pool_newobject(lua_State *L) { return lpm_guard(L, pool_newobject_); }
 
 /* pmem.open(path [, flag [, size [, mode]]]) */
 static int pm_open(lua_State *L) {
@@ -651,9 +685,12 @@ static int pm_open(lua_State *L) {
   pool->vattr_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   pool->L = L;
   int st = pml_pool_open(&pool->core, path, flag[0], (size_t)size, (unsigned)mode);
-  if (st == PML_OK && pool->core.unclean && !pool->core.readonly) {
-    pml_GcStats s;                      /* the last run crashed: collect all */
-    if ((st = pml_gc_full(&pool->core, &s)) != PML_OK) {
+  /* the last run did not close: collect in full (deferred to close if a
+     transaction of another pool is open now) */
+  if (st == PML_OK && pool->core.unclean && !pool->core.readonly && lpm_txpool == NULL) {
+    pml_GcStats s;
+    if ((st = pml_gc_full(&pool->core, &s)) == PML_OK) pool->core.unclean = 0;
+    else {
       char msg[sizeof pool->core.err];
       snprintf(msg, sizeof msg, "%s", message(pool, st));
       snprintf(pool->core.err, sizeof pool->core.err, "%.200s: %.300s", path, msg);

@@ -82,6 +82,9 @@ lpm_Proxy *lpm_checkproxy(lua_State *L, int idx);
 /* a proxy of a pool that may be written now */
 lpm_Proxy *lpm_checkwrite(lua_State *L, int idx);
 
+/* run f(L); while a transaction is open, an error f raises aborts it
+   (any failed pool operation aborts the whole transaction) */
+int lpm_guard(lua_State *L, lua_CFunction f);
 void lpm_begin(lua_State *L, lpm_Pool *pool);
 void lpm_end(lua_State *L, lpm_Pool *pool, int st);
 int lpm_raise(lua_State *L, lpm_Pool *pool, int st);

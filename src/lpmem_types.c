@@ -100,7 +100,7 @@ static lua_Integer border(lpm_Proxy *px) {
 }
 
 /* table_next -- next(t, k) over the live entries in insertion order */
-static int table_next(lua_State *L) {
+static int table_next_(lua_State *L) {
   lpm_Proxy *px = alive(L, 1);
   pml_Entry *e;
   int st;
@@ -117,6 +117,7 @@ static int table_next(lua_State *L) {
   lpm_pushcell(L, px->pool, &e->val);
   return 2;
 }
+static int table_next(lua_State *L) { return lpm_guard(L, table_next_); }
 
 static int table_pairs(lua_State *L) {
   alive(L, 1);
@@ -174,10 +175,11 @@ static int table_index(lua_State *L) {
   return 1;
 }
 
-static int table_newindex(lua_State *L) {
+static int table_newindex_(lua_State *L) {
   setkey(L, lpm_checkwrite(L, 1), 2, 3);
   return 0;
 }
+static int table_newindex(lua_State *L) { return lpm_guard(L, table_newindex_); }
 
 static int table_len(lua_State *L) {
   lua_pushinteger(L, border(alive(L, 1)));
@@ -229,7 +231,7 @@ static int object_index(lua_State *L) {
   return 1;
 }
 
-static int object_newindex(lua_State *L) {
+static int object_newindex_(lua_State *L) {
   if (isvolatile(L, 2)) {
     push_vattrs(L, alive(L, 1));
     lua_pushvalue(L, 2);
@@ -242,6 +244,7 @@ static int object_newindex(lua_State *L) {
   setkey(L, lpm_checkwrite(L, 1), 2, 3);
   return 0;
 }
+static int object_newindex(lua_State *L) { return lpm_guard(L, object_newindex_); }
 
 /* }====================================================== */
 
@@ -304,7 +307,7 @@ static void list_remove_at(lua_State *L, lpm_Proxy *px, uint64_t i) {
   lpm_end(L, px->pool, pml_list_remove(CORE(px), LIST(px), i));
 }
 
-static int list_newindex(lua_State *L) {
+static int list_newindex_(lua_State *L) {
   lpm_Proxy *px = checklist(L);
   lua_Integer i;
   if (!position(L, 2, &i))
@@ -321,6 +324,7 @@ static int list_newindex(lua_State *L) {
   else return luaL_error(L, "list index %I out of range (the list has %I items)", i, n);
   return 0;
 }
+static int list_newindex(lua_State *L) { return lpm_guard(L, list_newindex_); }
 
 static int list_len(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)LIST(alive(L, 1))->len);
@@ -345,16 +349,17 @@ static int list_pairs(lua_State *L) {
   return 3;
 }
 
-static int list_append(lua_State *L) {
+static int list_append_(lua_State *L) {
   lpm_Proxy *px = checklist(L);
   luaL_checkany(L, 2);
   if (lua_isnil(L, 2)) return luaL_error(L, "cannot append nil to a list");
   list_change(L, px, 'a', 0, 2);
   return 0;
 }
+static int list_append(lua_State *L) { return lpm_guard(L, list_append_); }
 
 /* l:insert([pos,] v) -- as table.insert */
-static int list_insert(lua_State *L) {
+static int list_insert_(lua_State *L) {
   lpm_Proxy *px = checklist(L);
   lua_Integer n = (lua_Integer)LIST(px)->len, pos;
   int vi;
@@ -372,9 +377,10 @@ static int list_insert(lua_State *L) {
   list_change(L, px, 'i', (uint64_t)(pos - 1), vi);
   return 0;
 }
+static int list_insert(lua_State *L) { return lpm_guard(L, list_insert_); }
 
 /* l:remove([pos]) -- as table.remove: returns the removed value */
-static int list_remove(lua_State *L) {
+static int list_remove_(lua_State *L) {
   lpm_Proxy *px = checklist(L);
   lua_Integer n = (lua_Integer)LIST(px)->len;
   lua_Integer pos = luaL_optinteger(L, 2, n);
@@ -385,18 +391,21 @@ static int list_remove(lua_State *L) {
   list_remove_at(L, px, (uint64_t)(pos - 1));
   return 1;
 }
+static int list_remove(lua_State *L) { return lpm_guard(L, list_remove_); }
 
-static int list_clear(lua_State *L) {
+static int list_clear_(lua_State *L) {
   lpm_Proxy *px = checklist(L);
   lpm_begin(L, px->pool);
   lpm_end(L, px->pool, pml_list_clear(CORE(px), LIST(px)));
   return 0;
 }
+static int list_clear(lua_State *L) { return lpm_guard(L, list_clear_); }
 
-static int tuple_newindex(lua_State *L) {
+static int tuple_newindex_(lua_State *L) {
   alive(L, 1);
   return luaL_error(L, "a tuple is immutable");
 }
+static int tuple_newindex(lua_State *L) { return lpm_guard(L, tuple_newindex_); }
 
 /* }====================================================== */
 
@@ -425,18 +434,20 @@ static void set_put(lua_State *L, lpm_Proxy *px, int add) {
   lpm_end(L, px->pool, pml_table_set(CORE(px), TABLE(px), &k, pml_val_hash(&k), &v));
 }
 
-static int set_add(lua_State *L) {
+static int set_add_(lua_State *L) {
   set_put(L, checkset(L, 1), 1);
   return 0;
 }
+static int set_add(lua_State *L) { return lpm_guard(L, set_add_); }
 
-static int set_discard(lua_State *L) {
+static int set_discard_(lua_State *L) {
   lpm_Proxy *px = checkset(L, 1);
   if (!lua_isnil(L, 2)) set_put(L, px, 0);
   return 0;
 }
+static int set_discard(lua_State *L) { return lpm_guard(L, set_discard_); }
 
-static int set_remove(lua_State *L) {
+static int set_remove_(lua_State *L) {
   lpm_Proxy *px = checkset(L, 1);
   getkey(L, px, 2);
   if (lua_isnil(L, -1)) return luaL_error(L, "element not in set");
@@ -444,6 +455,7 @@ static int set_remove(lua_State *L) {
   set_put(L, px, 0);
   return 0;
 }
+static int set_remove(lua_State *L) { return lpm_guard(L, set_remove_); }
 
 static int set_len(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)TABLE(checkset(L, 1))->count);

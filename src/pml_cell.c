@@ -95,7 +95,8 @@ int pml_cell_iskey(pml_Pool *p, const pml_Cell *c, const pml_Val *k) {
     uint64_t a[2], b[2];
     memcpy(a, c, sizeof a);
     memcpy(b, &k->img, sizeof b);
-    return a[0] == b[0] && a[1] == b[1];
+    if (a[0] == b[0] && a[1] == b[1]) return 1;
+    return k->tag == PML_CREF && c->tag == PML_CDEADREF && c->u.off == k->u.off;
   }
   if (c->tag != PML_CLSTR) return 0;
   pml_Str *s = pml_ptr(p, c->u.off);

@@ -182,7 +182,9 @@ static void cycles(Gc *g) {
   /* collect white: garbage cycles */
   for (i = 0; (s = pml_map_next(&g->a, &i)) != NULL && g->st == PML_OK; ) {
     if (pml_map_find(&g->b, s->key)) {
-      pml_map_del(&p->suspects, s->key);        /* live: no longer suspect */
+      /* live: no longer suspect -- unless only a Lua value keeps it (and
+         what it reaches) alive: then it is looked at again next time */
+      if ((int64_t)s->val > 0 || !held(g, s->key)) pml_map_del(&p->suspects, s->key);
       continue;
     }
     each_child(g, s->key, dec_black_child);

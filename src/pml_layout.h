@@ -34,7 +34,10 @@ enum {
   PML_CSSTR,        /* short string inline, len <= PML_SSTR_MAX */
   PML_CLSTR,        /* long string: u.off of a pml_Str owned by this cell */
   PML_CREF,         /* container: u.off of a pml_Hdr-headed object */
-  PML_CTOMB         /* table entry key of a removed entry (never matches) */
+  PML_CTOMB,        /* table entry key of a removed entry (never matches) */
+  PML_CDEADREF      /* key of a dead entry that was a container: the
+                       reference is dropped, the offset kept so that next()
+                       can continue from the key (matches it as a key) */
 };
 
 #define PML_SSTR_MAX 14
@@ -88,7 +91,8 @@ typedef struct pml_Hdr {
 ** A slot is 0 (empty) or (hash32 << 32 | entry index + 1).
 ** A removed key keeps its entry with value nil (so next() can continue
 ** from it) until the entry is re-set (key becomes PML_CTOMB, the key is
-** appended anew) or the body is rebuilt.
+** appended anew) or the body is rebuilt; a container key drops its
+** reference at once (PML_CDEADREF).
 */
 typedef struct pml_Entry {
   pml_Cell key;

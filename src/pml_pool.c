@@ -74,7 +74,9 @@ static int create(pml_Pool *p, const char *path, size_t size, unsigned mode) {
   if (snprintf(tmp, sizeof tmp, "%s/.%s.pmlua-new.%ld.%u", dirname(dir),
                basename(base), (long)getpid(), counter++) >= (int)sizeof tmp)
     return fail(p, ENAMETOOLONG, "%s: %s", path, strerror(ENAMETOOLONG));
-  PMEMobjpool *pop = pmemobj_create(tmp, PML_LAYOUT, size, mode);
+  mode_t um = umask(0);                     /* libpmemobj does not apply it */
+  umask(um);
+  PMEMobjpool *pop = pmemobj_create(tmp, PML_LAYOUT, size, mode & ~um);
   if (pop == NULL) {
     int e = errno;
     if (e == ENOENT || e == EACCES || e == ENOTDIR || e == EROFS)

@@ -116,6 +116,11 @@ static int remove_entry(pml_Pool *p, pml_Table *t, pml_Entry *e) {
   if (t->count == 1) return drop_body(p, t);
   pml_val_tag(&nil, PML_CNIL);
   int st = pml_cell_set(p, &e->val, &nil);
+  if (st == PML_OK && e->key.tag == PML_CREF) {   /* drop the key's reference */
+    st = pml_tx_snap(p, &e->key, sizeof e->key);
+    if (st == PML_OK) st = pml_ref_dec(p, e->key.u.off);
+    if (st == PML_OK) e->key.tag = PML_CDEADREF;
+  }
   if (st == PML_OK) st = pml_tx_snap(p, &t->count, sizeof t->count);
   if (st == PML_OK) t->count--;
   return st;

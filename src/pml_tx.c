@@ -18,6 +18,11 @@ static int status(pml_Pool *p, int e) {
 
 int pml_tx_open(pml_Pool *p) {
   if (p->intx) return PML_OK;
+  if (pmemobj_tx_stage() != TX_STAGE_NONE) {     /* another pool's transaction */
+    snprintf(p->err, sizeof p->err, "a transaction of another pool is open");
+    p->errnum = EBUSY;
+    return PML_ESYS;
+  }
   if (pmemobj_tx_begin(p->pop, NULL, TX_PARAM_NONE) != 0) {
     int e = errno;
     if (pmemobj_tx_stage() != TX_STAGE_NONE) pmemobj_tx_end();
