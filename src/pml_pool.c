@@ -151,8 +151,10 @@ static int open_existing(pml_Pool *p, const char *path) {
     int e = errno;
     if (e == EAGAIN || e == EWOULDBLOCK)
       return fail(p, e, "%s: pool is in use (open in this or another process)", path);
-    return fail(p, e ? e : EINVAL, "%s: cannot open pool: %s", path,
-                pmemobj_errormsg());
+    if (e == EACCES || e == EPERM || e == EROFS || e == ENOMEM)
+      return fail(p, e, "%s: %s", path, strerror(e));
+    return fail(p, e ? e : EINVAL, "%s: damaged pool, libpmemobj cannot open it (%s)",
+                path, pmemobj_errormsg());
   }
   p->base = (char *)p->pop;
   p->uuid_lo = pmemobj_root(p->pop, sizeof(pml_Root)).pool_uuid_lo;
