@@ -7,14 +7,17 @@
 -- of every scalar kind, long and binary strings, nested plain tables with
 -- shared parts and cycles) and delete; list append / insert / remove /
 -- l[#l] = nil / replace in every form (methods, the table library, index
--- writes); clearing; writes that must raise and change nothing; a
--- transaction of several operations that commits, and one that then raises
--- (the model is unchanged, the error value is the same); closing and
--- reopening the pool in this process, and now and then in a child process
--- that dumps the state to compare.
+-- writes); clearing (by l:clear() and by deleting every key during pairs);
+-- writes that must raise and change nothing; a transaction of several
+-- operations that commits, one that then raises (the model is unchanged,
+-- the error value is the same), and one whose function catches the error
+-- of an unstorable value (aborted all the same); closing and reopening the
+-- pool in this process, and now and then in a child process that dumps
+-- the state to compare.
 --
 -- The model of key order: a new key goes to the end, re-assigning keeps
--- its place, a deleted key set again goes to the end (docs/layout.md).
+-- its place, a deleted key set again goes to the end (docs/reference.md,
+-- "Tables and room").
 --
 -- The seed is os.time() unless PMLUA_SEED is set; every failure message
 -- starts with it ("seed=N"), so PMLUA_SEED=N replays the same run.
@@ -374,10 +377,13 @@ local function copy_model(self)
            lm = table.move(self.lm, 1, #self.lm, 1, {}) }
 end
 
--- a transaction of several operations; if fail, it raises at its end
+-- a transaction of several operations; fail: nil (it commits), "raise"
+-- (its function raises at the end), "caught" (its function catches the
+-- error of an unstorable value: the transaction is aborted, a further
+-- write raises "transaction aborted", and so does pool:transaction)
 function Run:transaction(fail)
   local k = R(2, 6)
-  self:note("transaction of %d operations%s", k, fail and ", then raise" or "")
+  self:note("transaction of %d operations%s", k, fail and ", then " .. fail or "")
   local saved = fail and copy_model(self)
   local sentinel = setmetatable({}, { __tostring = function() return "sentinel" end })
   local ok, err = pcall(self.pool.transaction, self.pool, function()
@@ -385,16 +391,26 @@ function Run:transaction(fail)
       self:simple()
       self:compare()                                    -- changes visible inside
     end
-    if fail then error(sentinel) end
+    if fail == "raise" then error(sentinel) end
+    if fail == "caught" then
+      local wok = pcall(function() self.t.x = print end)
+      self:check(not wok, "storing a function did not raise")
+      local ok2, err2 = pcall(function() self.l:append(1) end)
+      self:check(not ok2 and tostring(err2):find("transaction aborted", 1, true),
+                 "a write after an aborting error: %s", tostring(err2))
+    end
     return "done"
   end)
-  if fail then
+  if fail == "raise" then
     self:check(not ok and rawequal(err, sentinel),
                "transaction did not re-raise the same error value: %s", tostring(err))
-    self.tm, self.order, self.lm = saved.tm, saved.order, saved.lm
+  elseif fail == "caught" then
+    self:check(not ok and tostring(err):find("transaction aborted", 1, true),
+               "an aborted transaction did not raise 'transaction aborted': %s", tostring(err))
   else
     self:check(ok and err == "done", "transaction failed: %s", tostring(err))
   end
+  if fail then self.tm, self.order, self.lm = saved.tm, saved.order, saved.lm end
 end
 
 function Run:reopen()
@@ -427,8 +443,9 @@ function Run:step_once()
   local c = R(1000)
   if c <= 900 then self:simple()
   elseif c <= 930 then self:invalid()
-  elseif c <= 965 then self:transaction(false)
-  elseif c <= 995 then self:transaction(true)
+  elseif c <= 965 then self:transaction(nil)
+  elseif c <= 990 then self:transaction("raise")
+  elseif c <= 995 then self:transaction("caught")
   elseif c <= 999 then self:reopen()
   elseif R(4) == 1 then self:child_reopen()
   else self:reopen() end

@@ -325,8 +325,8 @@ function test_pairs_in_insertion_order()
   pool:close()
 end
 
--- docs/layout.md: "setting that key again ... appends a new entry (the key
--- goes to the end of the order)"
+-- docs/reference.md ("pairs(t)", "Tables and room"): a key deleted and then
+-- set again goes to the end of the insertion order
 function test_deleted_then_readded_key_goes_to_the_end()
   local pool, path = newpool()
   local t = pool:table()
@@ -341,6 +341,34 @@ function test_deleted_then_readded_key_goes_to_the_end()
   lu.assertEquals(count(t), 4)
   pool:close()
   lu.assertEquals(in_child(path, "io.write(table.concat(keys_of(root), ' '))"), "c d b a")
+end
+
+-- the iterator function pairs returns is a next for t (docs/reference.md)
+function test_pairs_iterator_is_a_next()
+  local pool, path = newpool()
+  local t = pool:table()
+  pool.root = t
+  t.a = 1; t[2] = "two"; t[true] = false
+  local f, s, k0 = pairs(t)
+  lu.assertTrue(rawequal(s, t))
+  lu.assertNil(k0)
+  lu.assertEquals({ f(t, nil) }, { "a", 1 })
+  lu.assertEquals({ f(t, "a") }, { 2, "two" })
+  lu.assertEquals({ f(t, 2) }, { true, false })
+  lu.assertNil(f(t, true))
+  assert_raises(function() f(t, "never a key") end, "invalid key to 'next'")
+  t[2] = nil                                    -- deleted: next continues from it
+  lu.assertEquals({ f(t, 2) }, { true, false })
+  lu.assertEquals({ f(t, "a") }, { true, false })
+  pool:close()
+  local out = in_child(path, [[
+    local f = pairs(root)
+    local k, v = f(root, nil)
+    local k2, v2 = f(root, k)
+    io.write(tostring(k), tostring(v), tostring(k2), tostring(v2), tostring(f(root, k2)))
+    assert(not pcall(f, root, "never a key"))
+  ]])
+  lu.assertEquals(out, "a1truefalsenil")
 end
 
 -- }============================================
