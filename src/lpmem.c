@@ -25,6 +25,7 @@ static const char *message(lpm_Pool *pool, int st) {
     case PML_ENOMEM: return "not enough memory";
     case PML_EKEY: return "invalid key to 'next'";
     case PML_EINDEX: return "position out of bounds";
+    case PML_EDAMAGED: return "damaged pool (an invalid reference or size in the pool)";
     default: return pool->core.err[0] ? pool->core.err : "pool operation failed";
   }
 }
@@ -151,6 +152,7 @@ static void load_object(lua_State *L, lpm_Pool *pool, uint64_t off, int px) {
 static void set_class(lua_State *L, lpm_Pool *pool, const pml_Object *o, int px) {
   size_t len;
   const char *name = pml_cell_str(&pool->core, &o->cls, &len);
+  if (name == NULL) lpm_raise(L, pool, PML_EDAMAGED);
   lua_getfield(L, LUA_REGISTRYINDEX, "pmem.classof");
   lua_pushlstring(L, name, len);
   lua_call(L, 1, 1);
@@ -164,6 +166,7 @@ void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off) {
     return;
   }
   lua_pop(L, 1);                                        /* cache */
+  if (!pml_container_ok(&pool->core, off)) lpm_raise(L, pool, PML_EDAMAGED);
   pml_Hdr *h = pml_hdr(&pool->core, off);
   lpm_Proxy *p = lua_newuserdatauv(L, sizeof *p, LPM_PROXY_UV);
   memset(p, 0, sizeof *p);
@@ -192,7 +195,8 @@ void lpm_pushcell_slow(lua_State *L, lpm_Pool *pool, const pml_Cell *c) {
     case PML_CFLT: lua_pushnumber(L, c->u.d); break;
     case PML_CSSTR: lua_pushlstring(L, (const char *)c->s, c->slen); break;
     case PML_CLSTR: {
-      pml_Str *s = pml_ptr(&pool->core, c->u.off);
+      pml_Str *s = pml_str(&pool->core, c->u.off);
+      if (s == NULL) lpm_raise(L, pool, PML_EDAMAGED);
       lua_pushlstring(L, s->data, s->len);
       break;
     }

@@ -74,20 +74,26 @@ uint64_t pml_val_hash(const pml_Val *k) {
   return k->tag == PML_CLSTR ? hash_bytes(k->s, k->len) : hash_image(&k->img);
 }
 
+pml_Str *pml_str(pml_Pool *p, uint64_t off) {
+  if (!pml_inpool(p, off, sizeof(pml_Str))) return NULL;
+  pml_Str *s = pml_ptr(p, off);
+  return pml_inpool(p, off, sizeof(pml_Str) + s->len + 1) ? s : NULL;
+}
+
 uint64_t pml_cell_hash(pml_Pool *p, const pml_Cell *c) {
   if (c->tag != PML_CLSTR) return hash_image(c);
-  pml_Str *s = pml_ptr(p, c->u.off);
-  return hash_bytes(s->data, s->len);
+  pml_Str *s = pml_str(p, c->u.off);
+  return s ? hash_bytes(s->data, s->len) : 0;
 }
 
 const char *pml_cell_str(pml_Pool *p, const pml_Cell *c, size_t *len) {
   if (c->tag == PML_CSSTR) {
-    *len = c->slen;
+    *len = c->slen <= PML_SSTR_MAX ? c->slen : 0;
     return (const char *)c->s;
   }
-  pml_Str *s = pml_ptr(p, c->u.off);
-  *len = s->len;
-  return s->data;
+  pml_Str *s = pml_str(p, c->u.off);
+  *len = s ? s->len : 0;
+  return s ? s->data : NULL;
 }
 
 int pml_cell_iskey(pml_Pool *p, const pml_Cell *c, const pml_Val *k) {
@@ -99,8 +105,8 @@ int pml_cell_iskey(pml_Pool *p, const pml_Cell *c, const pml_Val *k) {
     return k->tag == PML_CREF && c->tag == PML_CDEADREF && c->u.off == k->u.off;
   }
   if (c->tag != PML_CLSTR) return 0;
-  pml_Str *s = pml_ptr(p, c->u.off);
-  return s->len == k->len && memcmp(s->data, k->s, k->len) == 0;
+  pml_Str *s = pml_str(p, c->u.off);
+  return s && s->len == k->len && memcmp(s->data, k->s, k->len) == 0;
 }
 
 int pml_ref_inc(pml_Pool *p, uint64_t off) {

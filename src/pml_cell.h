@@ -49,7 +49,9 @@ int pml_cell_set(pml_Pool *p, pml_Cell *dst, const pml_Val *v);
 /* give up what c holds: free its long string, drop its reference */
 int pml_cell_release(pml_Pool *p, const pml_Cell *c);
 
-/* string bytes of a PML_CSSTR / PML_CLSTR cell */
+/* the long string at off, or NULL if it does not fit in the pool */
+pml_Str *pml_str(pml_Pool *p, uint64_t off);
+/* string bytes of a PML_CSSTR / PML_CLSTR cell; NULL if damaged */
 const char *pml_cell_str(pml_Pool *p, const pml_Cell *c, size_t *len);
 
 /* container header at off */

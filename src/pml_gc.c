@@ -46,7 +46,46 @@ static void vec_add(Gc *g, Vec *s, uint64_t off) {
   g->work = w;
 }
 
+static int table_ok(pml_Pool *p, const pml_Table *t) {
+  if (t->body == 0) return t->cap == 0 && t->used == 0 && t->count == 0;
+  return t->cap > 0 && (t->cap & (t->cap - 1)) == 0 && t->cap <= ((uint64_t)1 << 31) &&
+         t->used <= t->cap && t->count <= t->used &&
+         pml_inpool(p, t->body, pml_tbody_size(t->cap));
+}
+
+static int list_ok(pml_Pool *p, const pml_List *l) {
+  if (l->items == 0) return l->cap == 0 && l->len == 0;
+  return l->len <= l->cap && l->cap <= ((uint64_t)1 << 40) &&
+         pml_inpool(p, l->items, l->cap * sizeof(pml_Cell));
+}
+
+int pml_container_ok(pml_Pool *p, uint64_t off) {
+  if (!pml_inpool(p, off, sizeof(pml_Hdr))) return 0;
+  switch (pml_hdr(p, off)->kind) {
+    case PML_TTABLE: case PML_TSET:
+      return pml_inpool(p, off, sizeof(pml_Table)) && table_ok(p, pml_ptr(p, off));
+    case PML_TOBJECT: {
+      if (!pml_inpool(p, off, sizeof(pml_Object)) || !table_ok(p, pml_ptr(p, off))) return 0;
+      const pml_Cell *c = &((pml_Object *)pml_ptr(p, off))->cls;
+      return (c->tag == PML_CSSTR && c->slen <= PML_SSTR_MAX) ||
+             (c->tag == PML_CLSTR && pml_str(p, c->u.off) != NULL);
+    }
+    case PML_TLIST: case PML_TTUPLE:
+      return pml_inpool(p, off, sizeof(pml_List)) && list_ok(p, pml_ptr(p, off));
+    default:
+      return 0;
+  }
+}
+
 static uint64_t rc(Gc *g, uint64_t off) { return pml_hdr(g->p, off)->refcount; }
+
+/* child_ok -- check a reference before following it */
+static int child_ok(Gc *g, uint64_t off) {
+  if (g->st != PML_OK) return 0;
+  if (pml_container_ok(g->p, off)) return 1;
+  g->st = PML_EDAMAGED;
+  return 0;
+}
 
 static int held(Gc *g, uint64_t off) {
   pml_Pool *p = g->p;
@@ -117,6 +156,7 @@ static void free_container(Gc *g, uint64_t off) {
 
 static void dec_child(void *ud, uint64_t off) {
   Gc *g = ud;
+  if (!child_ok(g, off)) return;
   if (g->st != PML_OK) return;
   g->st = pml_ref_dec(g->p, off);
   if (g->st == PML_OK && rc(g, off) == 0) push(g, off);
@@ -139,6 +179,7 @@ static void zero_counts(Gc *g) {
 
 static void gray_child(void *ud, uint64_t off) {
   Gc *g = ud;
+  if (!child_ok(g, off)) return;
   int isnew;
   pml_MapSlot *s = pml_map_put(&g->a, off, &isnew);
   if (s == NULL) { g->st = PML_ENOMEM; return; }
@@ -148,6 +189,7 @@ static void gray_child(void *ud, uint64_t off) {
 
 static void black_child(void *ud, uint64_t off) {
   Gc *g = ud;
+  if (!child_ok(g, off)) return;
   int isnew;
   if (pml_map_put(&g->b, off, &isnew) == NULL) g->st = PML_ENOMEM;
   else if (isnew) push(g, off);
@@ -155,6 +197,7 @@ static void black_child(void *ud, uint64_t off) {
 
 static void dec_black_child(void *ud, uint64_t off) {
   Gc *g = ud;
+  if (!child_ok(g, off)) return;
   if (g->st == PML_OK && pml_map_find(&g->b, off))
     g->st = pml_ref_dec(g->p, off);
 }
@@ -226,6 +269,7 @@ int pml_gc_collect(pml_Pool *p, int use_held, pml_GcStats *out) {
 
 static void mark_child(void *ud, uint64_t off) {
   Gc *g = ud;
+  if (!child_ok(g, off)) return;
   int isnew;
   if (pml_map_put(&g->a, off, &isnew) == NULL) g->st = PML_ENOMEM;
   else if (isnew) push(g, off);
@@ -233,6 +277,7 @@ static void mark_child(void *ud, uint64_t off) {
 
 static void dec_marked_child(void *ud, uint64_t off) {
   Gc *g = ud;
+  if (!child_ok(g, off)) return;
   if (g->st == PML_OK && pml_map_find(&g->a, off))
     g->st = pml_ref_dec(g->p, off);
 }

@@ -28,6 +28,10 @@ typedef struct pml_GcStats {
   uint64_t collected;   /* containers freed */
 } pml_GcStats;
 
+/* is the container at off well-formed enough to follow (header in the
+   pool, a known kind, its body or items in the pool and sizes coherent)? */
+int pml_container_ok(pml_Pool *p, uint64_t off);
+
 /* collect the suspects; held objects survive only if use_held */
 int pml_gc_collect(pml_Pool *p, int use_held, pml_GcStats *out);
 /* mark from the root and sweep the whole pool (after a crash) */

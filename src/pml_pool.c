@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "pml_pool.h"
@@ -61,6 +65,27 @@ static void sync_dir(const char *path) {
 }
 
 /*
+** sweep_stale -- remove temporary files of creations whose process died
+** (kill -9 during create): ".NAME.pmlua-new.PID.N" with PID gone.
+*/
+static void sweep_stale(const char *dir, const char *name) {
+  char prefix[512];
+  int plen = snprintf(prefix, sizeof prefix, ".%s.pmlua-new.", name);
+  DIR *d = opendir(dir);
+  if (d == NULL || plen >= (int)sizeof prefix) { if (d) closedir(d); return; }
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strncmp(e->d_name, prefix, (size_t)plen) != 0) continue;
+    long pid = strtol(e->d_name + plen, NULL, 10);
+    if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+      char f[4096];
+      if (snprintf(f, sizeof f, "%s/%s", dir, e->d_name) < (int)sizeof f) unlink(f);
+    }
+  }
+  closedir(d);
+}
+
+/*
 ** create -- create a pool at path atomically: build it complete under a
 ** temporary name in the same directory, then link it into place (link
 ** fails if path exists, so 'x' semantics hold even against a racing
@@ -71,9 +96,11 @@ static int create(pml_Pool *p, const char *path, size_t size, unsigned mode) {
   char tmp[4096], dir[4096], base[4096];
   snprintf(dir, sizeof dir, "%s", path);
   snprintf(base, sizeof base, "%s", path);
-  if (snprintf(tmp, sizeof tmp, "%s/.%s.pmlua-new.%ld.%u", dirname(dir),
-               basename(base), (long)getpid(), counter++) >= (int)sizeof tmp)
+  char *d = dirname(dir), *b = basename(base);
+  if (snprintf(tmp, sizeof tmp, "%s/.%s.pmlua-new.%ld.%u", d, b, (long)getpid(),
+               counter++) >= (int)sizeof tmp)
     return fail(p, ENAMETOOLONG, "%s: %s", path, strerror(ENAMETOOLONG));
+  sweep_stale(d, b);
   mode_t um = umask(0);                     /* libpmemobj does not apply it */
   umask(um);
   PMEMobjpool *pop = pmemobj_create(tmp, PML_LAYOUT, size, mode & ~um);
@@ -110,8 +137,11 @@ static int precheck(pml_Pool *p, const char *path) {
   int isreg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   close(fd);
   if (!isreg) return fail(p, EINVAL, "%s: not a pmlua pool (not a regular file)", path);
-  if (n >= (ssize_t)sizeof "PMEMPOOLSET" - 1 && memcmp(hdr, "PMEMPOOLSET", 11) == 0)
-    return PML_OK;                        /* a poolset: libpmemobj checks it */
+  p->size = (uint64_t)st.st_size;
+  if (n >= (ssize_t)sizeof "PMEMPOOLSET" - 1 && memcmp(hdr, "PMEMPOOLSET", 11) == 0) {
+    p->size = UINT64_MAX;                 /* a poolset: libpmemobj checks it */
+    return PML_OK;
+  }
   if (n < (ssize_t)sizeof hdr || st.st_size < HDR_MIN_FILE)
     return fail(p, EINVAL, "%s: not a pmlua pool (file too small: %lld bytes)",
                 path, (long long)st.st_size);
@@ -142,9 +172,33 @@ static int check_root(pml_Pool *p, const char *path) {
   return PML_OK;
 }
 
+/*
+** trial_open -- open the pool once in a forked child first: libpmemobj
+** itself may crash on damaged metadata (lanes, heap headers), and a crash
+** there must not take the caller down. The child exits at once; its open
+** may replay the pool's logs, which the real open would do anyway.
+*/
+static int trial_open(pml_Pool *p, const char *path) {
+  pid_t pid = fork();
+  if (pid < 0) return PML_OK;               /* cannot test: go on */
+  if (pid == 0) {
+    PMEMobjpool *pop = pmemobj_open(path, PML_LAYOUT);
+    if (pop) pmemobj_close(pop);
+    _exit(0);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return PML_OK;
+  if (WIFSIGNALED(status))
+    return fail(p, EINVAL, "%s: damaged pool (libpmemobj crashed opening it, signal %d)",
+                path, WTERMSIG(status));
+  return PML_OK;
+}
+
 /* open_existing -- pmemobj_open with our messages for its failures */
 static int open_existing(pml_Pool *p, const char *path) {
   int st = precheck(p, path);
+  if (st == PML_OK) st = trial_open(p, path);
   if (st != PML_OK) return st;
   p->pop = pmemobj_open(path, PML_LAYOUT);
   if (p->pop == NULL) {

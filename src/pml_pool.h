@@ -21,7 +21,8 @@ enum {
   PML_ENOMEM,       /* out of volatile memory */
   PML_ESYS,         /* a system or library error: p->err, p->errnum */
   PML_EKEY,         /* invalid key given to next */
-  PML_EINDEX        /* list position out of range */
+  PML_EINDEX,       /* list position out of range */
+  PML_EDAMAGED      /* the pool holds an impossible offset or size */
 };
 
 #define PML_MIN_POOL_SIZE  ((size_t)PMEMOBJ_MIN_POOL)
@@ -40,6 +41,7 @@ typedef struct pml_Pool {
   char *base;               /* pool base address: object = base + off */
   pml_Root *root;
   uint64_t uuid_lo;
+  uint64_t size;            /* bytes mapped from base (offsets must be below) */
   int readonly;
   int unclean;              /* the previous run did not close the pool */
   int intx;                 /* a libpmemobj transaction is open */
@@ -55,6 +57,15 @@ typedef struct pml_Pool {
 
 #define pml_ptr(p, off)   ((void *)((p)->base + (off)))
 #define pml_off(p, ptr)   ((uint64_t)((char *)(ptr) - (p)->base))
+
+/*
+** pml_inpool -- may n bytes at off be read? Offsets come from the pool
+** itself, and a damaged pool may hold any bits: whatever is followed
+** (references, bodies, item arrays, long strings) is checked first.
+*/
+static inline int pml_inpool(const pml_Pool *p, uint64_t off, uint64_t n) {
+  return off >= 4096 && (off & 7) == 0 && off < p->size && n <= p->size - off;
+}
 
 void pml_pool_init(pml_Pool *p, const pml_Hooks *hooks, void *hookud);
 /* flag: 'r', 'w', 'c' or 'x'; size and mode apply to creation only */

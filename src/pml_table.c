@@ -27,21 +27,25 @@ pml_Entry *pml_table_find(pml_Pool *p, const pml_Table *t, const pml_Val *k,
   pml_Entry *es = pml_tbody_entries(b, t->cap);
   uint64_t mask = 2 * t->cap - 1;
   uint32_t h32 = (uint32_t)(h >> 32);
-  for (uint64_t i = h & mask; ; i = (i + 1) & mask) {
+  /* at most every slot once, and only indexes below used: a damaged body
+     can make a lookup miss, never loop or read outside it */
+  for (uint64_t i = h & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
     uint64_t s = slots[i];
     if (s == 0) return NULL;
-    if (SLOT_H32(s) == h32) {
+    if (SLOT_H32(s) == h32 && SLOT_IDX(s) < t->used) {
       pml_Entry *e = &es[SLOT_IDX(s)];
       if (pml_cell_iskey(p, &e->key, k)) return e;
     }
   }
+  return NULL;
 }
 
 /* put_slot -- point a free slot of body b (capacity cap) at entry idx */
 static uint64_t *free_slot(char *b, uint64_t cap, uint64_t h) {
   uint64_t *slots = pml_tbody_slots(b);
   uint64_t mask = 2 * cap - 1, i = h & mask;
-  while (slots[i] != 0) i = (i + 1) & mask;
+  /* used < cap <= half the slots: a free slot exists (bounded all the same) */
+  for (uint64_t n = 0; slots[i] != 0 && n <= mask; n++) i = (i + 1) & mask;
   return &slots[i];
 }
 

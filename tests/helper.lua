@@ -40,9 +40,19 @@ function M.tmpdir()
   dirs[#dirs + 1] = d
   return d
 end
-setmetatable(dirs, { __gc = function(t)
-  for _, d in ipairs(t) do os.execute("rm -rf " .. sh_quote(d)) end
-end })
+local function cleanup()
+  for i = #dirs, 1, -1 do
+    os.execute("rm -rf " .. sh_quote(dirs[i]))
+    dirs[i] = nil
+  end
+end
+setmetatable(dirs, { __gc = cleanup })
+-- test files end with os.exit(lu.LuaUnit.run()), which skips __gc: clean first
+local real_exit = os.exit
+os.exit = function(...)
+  cleanup()
+  return real_exit(...)
+end
 
 -- a path for a pool (not yet created) in a fresh directory
 function M.pool_path(name)
