@@ -341,6 +341,20 @@ static int list_inext(lua_State *L) {
   return 2;
 }
 
+/* pmem.next(v [, k]) -- next() for persistent values (Lua's next sees
+   only tables): insertion order for tables, objects and sets, positions
+   for lists and tuples */
+static int pm_next(lua_State *L) {
+  lpm_Proxy *px = alive(L, 1);
+  if (px->kind != PML_TLIST && px->kind != PML_TTUPLE) return table_next(L);
+  lua_settop(L, 2);
+  if (lua_isnil(L, 2)) {
+    lua_pushinteger(L, 0);
+    lua_replace(L, 2);
+  }
+  return list_inext(L);
+}
+
 static int list_pairs(lua_State *L) {
   alive(L, 1);
   lua_pushcfunction(L, list_inext);
@@ -528,6 +542,8 @@ static void newmeta(lua_State *L, int module, unsigned kind, const luaL_Reg *met
 }
 
 void lpm_open_types(lua_State *L, int module) {
+  lua_pushcfunction(L, pm_next);
+  lua_setfield(L, module, "next");
   lua_newtable(L);
   lua_setfield(L, module, "_meta");
   lua_newtable(L);
