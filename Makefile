@@ -11,7 +11,8 @@ B        ?= build
 PREFIX   ?= /usr/local
 VROOT    := $(CURDIR)/vendor/root
 MULTI    := x86_64-linux-gnu
-LUA      := $(shell command -v lua5.4 2>/dev/null || echo $(VROOT)/usr/bin/lua5.4)
+# resolved when used (after scripts/deps.sh ran), not when the Makefile is read
+LUA       = $(shell command -v lua5.4 2>/dev/null || echo $(VROOT)/usr/bin/lua5.4)
 
 CC       ?= cc
 OPT      ?= -O2
@@ -19,7 +20,7 @@ CFLAGS   += $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-
             -fPIC -fvisibility=hidden -Isrc -I$(B) \
             -I/usr/include/lua5.4 -I$(VROOT)/usr/include -I$(VROOT)/usr/include/lua5.4
 LDFLAGS  += -L$(VROOT)/usr/lib/$(MULTI) -Wl,-rpath,$(VROOT)/usr/lib/$(MULTI)
-LIBLUA_A := $(firstword $(wildcard /usr/lib/$(MULTI)/liblua5.4.a $(VROOT)/usr/lib/$(MULTI)/liblua5.4.a) \
+LIBLUA_A  = $(firstword $(wildcard /usr/lib/$(MULTI)/liblua5.4.a $(VROOT)/usr/lib/$(MULTI)/liblua5.4.a) \
             /usr/lib/$(MULTI)/liblua5.4.a)
 
 CORE     := pml_map pml_pool pml_tx pml_cell pml_table pml_list pml_gc
