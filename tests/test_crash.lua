@@ -1,0 +1,162 @@
+-- test_crash.lua -- kill -9 at random instants: the pool is always as it
+-- was before or after each transaction (or single change), never between.
+--
+-- A child pmlua process (tests/crash_child.lua) moves money between
+-- accounts in transactions that also append a log entry and bump counters,
+-- and makes single changes outside transactions. The parent kills it with
+-- kill -9 at a random instant, checks the pool, and starts it again on
+-- the same pool, at least MIN_KILLS times.
+local lu = require "luaunit"
+local helper = require "helper"
+local pmem = require "pmem"
+
+local q = helper.q
+local NACC = 16
+local MIN_KILLS = 50
+local MAX_KILLS = 400
+local BUDGET = tonumber(os.getenv("PMLUA_CRASH_SECONDS")) or 30  -- keep killing this long
+local CHILD = "tests/crash_child.lua"
+
+local function now()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("l")); p:close()
+  return t
+end
+
+local function sleep(s)
+  os.execute(("sleep %.3f"):format(s))
+end
+
+-- start the child; returns the popen handle and its pid
+local function spawn(path, seed)
+  local cmd = ("sh -c 'echo $$; exec \"$0\" \"$@\"' %s %s %s %d %d 2>&1"):format(
+    q(helper.PMLUA), CHILD, q(path), NACC, seed)
+  local p = assert(io.popen(cmd, "r"))
+  local pid = tonumber(p:read("l"))
+  assert(pid, "no pid from the child")
+  return p, pid
+end
+
+-- check -- open the pool read-only and verify every invariant; returns
+-- the state seen (nil if the pool was never initialised)
+local function check(path, prev, started)
+  local f = io.open(path, "rb")
+  if not f then
+    lu.assertFalse(started, "the pool file vanished after the child had started")
+    return nil
+  end
+  f:close()
+  local pool, err = pmem.open(path, "r")
+  lu.assertNotNil(pool, "the pool does not open after kill -9: " .. tostring(err))
+  local root = pool.root
+  if root == nil then
+    lu.assertFalse(started, "the root is gone after the child had started")
+    pool:close()
+    return nil
+  end
+  local s = {
+    epoch = root.epoch, grand = root.grand, base = root.base,
+    transfers = root.transfers, counter = root.counter,
+  }
+  local accounts, initial, log = root.accounts, root.initial, root.log
+  lu.assertEquals(#accounts, NACC)
+  lu.assertEquals(#initial, NACC)
+  -- money is conserved
+  local sum, isum = 0, 0
+  for i = 1, NACC do
+    lu.assertEquals(math.type(accounts[i]), "integer")
+    sum, isum = sum + accounts[i], isum + initial[i]
+  end
+  lu.assertEquals(sum, root.total, "sum of balances changed")
+  lu.assertEquals(isum, root.total, "sum of the epoch's initial balances changed")
+  -- the log has exactly one well-formed entry per committed transfer, and
+  -- replaying it from the initial balances gives the balances
+  lu.assertEquals(#log, s.transfers, "log length ~= committed transfers")
+  lu.assertEquals(s.grand, s.base + s.transfers, "grand ~= base + transfers")
+  local bal = {}
+  for i = 1, NACC do bal[i] = initial[i] end
+  for i = 1, #log do
+    local e = log[i]
+    lu.assertEquals(pmem.type(e), "table", "log entry " .. i .. " is not a table")
+    lu.assertEquals(e.seq, i, "log entry " .. i .. " has the wrong seq")
+    local from, to, amount = e.from, e.to, e.amount
+    lu.assertEquals(math.type(from), "integer")
+    lu.assertEquals(math.type(to), "integer")
+    lu.assertEquals(math.type(amount), "integer")
+    lu.assertTrue(from >= 1 and from <= NACC and to >= 1 and to <= NACC and from ~= to,
+                  "log entry " .. i .. " has bad accounts")
+    lu.assertTrue(amount >= 1 and amount <= 100, "log entry " .. i .. " has a bad amount")
+    local n = 0
+    for _ in pairs(e) do n = n + 1 end
+    lu.assertEquals(n, 4, "log entry " .. i .. " has extra or missing fields")
+    bal[from], bal[to] = bal[from] - amount, bal[to] + amount
+  end
+  for i = 1, NACC do
+    lu.assertEquals(accounts[i], bal[i], "account " .. i .. " disagrees with the log")
+  end
+  -- single changes: ticks[i] == i, last consistent, counter never decreases
+  local ticks = root.ticks
+  s.ticks = #ticks
+  for i = 1, #ticks do lu.assertEquals(ticks[i], i, "ticks[" .. i .. "]") end
+  local last = root.last
+  lu.assertEquals(pmem.type(last), "table")
+  lu.assertEquals(math.type(last.n), "integer")
+  lu.assertEquals(last.s, ("x"):rep(last.n % 37))
+  lu.assertTrue(last.n <= s.counter, "last.n ahead of the counter")
+  if prev then
+    lu.assertTrue(s.epoch >= prev.epoch, "epoch went back")
+    lu.assertTrue(s.grand >= prev.grand, "committed transfers were lost")
+    lu.assertTrue(s.counter >= prev.counter, "counter went back")
+    if s.epoch == prev.epoch then
+      lu.assertTrue(s.ticks >= prev.ticks, "ticks went back")
+    end
+  end
+  pool:close()
+  return s
+end
+
+function test_kill9_random_instants()
+  local path = helper.pool_path("crash.pmem")
+  math.randomseed(os.time())
+  local t0 = now()
+  local kills, prev, started, early = 0, nil, false, 0
+  while kills < MIN_KILLS or (kills < MAX_KILLS and now() - t0 < BUDGET) do
+    local p, pid = spawn(path, math.random(1, 1 << 30))
+    if kills % 7 == 3 then
+      -- now and then, kill while the child is still opening (and recovering)
+      sleep(math.random() * 0.03)
+      early = early + 1
+    else
+      local line = p:read("l")
+      lu.assertNotNil(line, "the child died before starting")
+      local g = line:match("^started (%d+)$")
+      if not g then
+        os.execute("kill -9 " .. pid .. " 2>/dev/null")
+        lu.fail("unexpected child output: " .. line .. "\n" .. (p:read("a") or ""))
+      end
+      started = true
+      sleep(0.05 + math.random() * 0.35)
+    end
+    os.execute("kill -9 " .. pid .. " 2>/dev/null")
+    local rest = p:read("a")
+    local _, how, code = p:close()
+    -- the child must die of the signal, not of an error of its own
+    lu.assertTrue((how == "signal" and code == 9) or (how == "exit" and code == 137),
+                  ("the child ended by itself (%s %s): %s"):format(how, code, rest))
+    kills = kills + 1
+    prev = check(path, prev, started) or prev
+  end
+  -- the pool opens for writing (after a crash: a full collection), still
+  -- holds, closes cleanly and reopens
+  local pool = assert(pmem.open(path, "w"))
+  lu.assertNotNil(pool.root)
+  pool.root.counter = pool.root.counter + 1
+  pool:close()
+  local s = check(path, prev, true)
+  print(("\n  kill -9: %d kills (%d while opening), %d committed transfers in %d epochs, %.1f s")
+        :format(kills, early, s.grand, s.epoch, now() - t0))
+  lu.assertTrue(kills >= MIN_KILLS)
+  lu.assertTrue(s.grand > 0, "no transfer ever committed")
+end
+
+os.exit(lu.LuaUnit.run())
