@@ -1,8 +1,9 @@
 -- crash_child.lua -- the process tests/test_crash.lua kills with kill -9.
 --
--- usage: pmlua tests/crash_child.lua POOL NACCOUNTS SEED [CAP]
+-- usage: pmlua tests/crash_child.lua bank POOL NACCOUNTS SEED [CAP]
+--        pmlua tests/crash_child.lua big POOL SEED
 --
--- Opens (or creates) POOL, prints "started <grand>" and then changes the
+-- bank: opens (or creates) POOL, prints "started <grand>" and then changes the
 -- pool forever, until it is killed:
 --   * a transaction moves a random amount between two random accounts,
 --     appends a log entry {seq=, from=, to=, amount=} and increments
@@ -19,10 +20,54 @@
 -- the start of the epoch, log = list, transfers = #log, grand = transfers
 -- over all epochs, base = grand at the start of the epoch, epoch = integer,
 -- counter = integer, ticks = list, last = table, total = sum of balances}.
+--
+-- big: large transactions, each appending BATCH integers to a list and
+-- overwriting KEYS keys of a table; see big() at the end.
 local pmem = require "pmem"
 
-local path, n = arg[1], tonumber(arg[2])
-local seed, cap = tonumber(arg[3]) or os.time(), tonumber(arg[4]) or 20000
+local mode = arg[1]
+if mode ~= "bank" and mode ~= "big" then error("usage: crash_child.lua bank|big POOL ...") end
+
+-- {============================================ big transactions
+
+-- root = {l = list, t = table, batches = integer, first = integer}: the
+-- list holds the batches first..batches, BATCH items each, item i of batch
+-- b being b * 1000 + i; t["k1"] .. t["k" .. KEYS] all equal batches. A
+-- transaction adds one batch; when the list holds 100 batches, a
+-- transaction empties it (first := batches + 1).
+local BATCH, KEYS = 400, 200
+
+local function big(path, seed)
+  math.randomseed(seed)
+  local pool = assert(pmem.open(path, "c", 64 * 1024 * 1024))
+  if pool.root == nil then
+    pool:transaction(function()
+      local t = {}
+      for k = 1, KEYS do t["k" .. k] = 0 end
+      pool.root = { l = pool:list(), t = t, batches = 0, first = 1 }
+    end)
+  end
+  local root = pool.root
+  local l, t = root.l, root.t
+  io.stdout:write("started ", root.batches, "\n")
+  io.stdout:flush()
+  while true do
+    pool:transaction(function()
+      local b = root.batches + 1
+      if b - root.first >= 100 then l:clear(); root.first = b end
+      for i = 1, BATCH do l:append(b * 1000 + i) end
+      for k = 1, KEYS do t["k" .. k] = b end
+      root.batches = b
+    end)
+  end
+end
+
+if mode == "big" then return big(arg[2], tonumber(arg[3])) end
+
+-- }============================================
+
+local path, n = arg[2], tonumber(arg[3])
+local seed, cap = tonumber(arg[4]) or os.time(), tonumber(arg[5]) or 20000
 math.randomseed(seed)
 
 local pool = assert(pmem.open(path, "c", 64 * 1024 * 1024))

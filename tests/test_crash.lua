@@ -14,7 +14,7 @@ local q = helper.q
 local NACC = 16
 local MIN_KILLS = 50
 local MAX_KILLS = 400
-local BUDGET = tonumber(os.getenv("PMLUA_CRASH_SECONDS")) or 30  -- keep killing this long
+local BUDGET = tonumber(os.getenv("PMLUA_CRASH_SECONDS")) or 25  -- keep killing this long
 local CHILD = "tests/crash_child.lua"
 
 local function now()
@@ -27,14 +27,42 @@ local function sleep(s)
   os.execute(("sleep %.3f"):format(s))
 end
 
--- start the child; returns the popen handle and its pid
-local function spawn(path, seed)
-  local cmd = ("sh -c 'echo $$; exec \"$0\" \"$@\"' %s %s %s %d %d 2>&1"):format(
-    q(helper.PMLUA), CHILD, q(path), NACC, seed)
+-- spawn(...) -- start pmlua CHILD ...; returns the popen handle and the pid
+local function spawn(...)
+  local args = {}
+  for i = 1, select("#", ...) do args[i] = q(select(i, ...)) end
+  local cmd = ("sh -c 'echo $$; exec \"$0\" \"$@\"' %s %s %s 2>&1"):format(
+    q(helper.PMLUA), CHILD, table.concat(args, " "))
   local p = assert(io.popen(cmd, "r"))
   local pid = tonumber(p:read("l"))
   assert(pid, "no pid from the child")
   return p, pid
+end
+
+-- kill_at_random(p, pid, early) -- kill -9 the child at a random instant:
+-- 0.05-0.4 s after it says it has started, or (early) 0-30 ms after it
+-- was spawned, while it may still be opening the pool; returns true if
+-- it had started
+local function kill_at_random(p, pid, early)
+  local started = false
+  if early then
+    sleep(math.random() * 0.03)
+  else
+    local line = p:read("l")
+    if not line or not line:match("^started %d+$") then
+      os.execute("kill -9 " .. pid .. " 2>/dev/null")
+      lu.fail("the child did not start: " .. tostring(line) .. "\n" .. (p:read("a") or ""))
+    end
+    started = true
+    sleep(0.05 + math.random() * 0.35)
+  end
+  os.execute("kill -9 " .. pid .. " 2>/dev/null")
+  local rest = p:read("a")
+  local _, how, code = p:close()
+  -- the child must die of the signal, not of an error of its own
+  lu.assertTrue((how == "signal" and code == 9) or (how == "exit" and code == 137),
+                ("the child ended by itself (%s %s): %s"):format(how, code, rest))
+  return started
 end
 
 -- check -- open the pool read-only and verify every invariant; returns
@@ -121,28 +149,10 @@ function test_kill9_random_instants()
   local t0 = now()
   local kills, prev, started, early = 0, nil, false, 0
   while kills < MIN_KILLS or (kills < MAX_KILLS and now() - t0 < BUDGET) do
-    local p, pid = spawn(path, math.random(1, 1 << 30))
-    if kills % 7 == 3 then
-      -- now and then, kill while the child is still opening (and recovering)
-      sleep(math.random() * 0.03)
-      early = early + 1
-    else
-      local line = p:read("l")
-      lu.assertNotNil(line, "the child died before starting")
-      local g = line:match("^started (%d+)$")
-      if not g then
-        os.execute("kill -9 " .. pid .. " 2>/dev/null")
-        lu.fail("unexpected child output: " .. line .. "\n" .. (p:read("a") or ""))
-      end
-      started = true
-      sleep(0.05 + math.random() * 0.35)
-    end
-    os.execute("kill -9 " .. pid .. " 2>/dev/null")
-    local rest = p:read("a")
-    local _, how, code = p:close()
-    -- the child must die of the signal, not of an error of its own
-    lu.assertTrue((how == "signal" and code == 9) or (how == "exit" and code == 137),
-                  ("the child ended by itself (%s %s): %s"):format(how, code, rest))
+    local p, pid = spawn("bank", path, NACC, math.random(1, 1 << 30))
+    local is_early = kills % 7 == 3       -- now and then, kill while opening
+    if is_early then early = early + 1 end
+    started = kill_at_random(p, pid, is_early) or started
     kills = kills + 1
     prev = check(path, prev, started) or prev
   end
@@ -157,6 +167,54 @@ function test_kill9_random_instants()
         :format(kills, early, s.grand, s.epoch, now() - t0))
   lu.assertTrue(kills >= MIN_KILLS)
   lu.assertTrue(s.grand > 0, "no transfer ever committed")
+end
+
+-- big transactions (400 appends and 200 overwrites each) killed mid-way:
+-- all of a batch or none of it
+local BIG_KILLS = 20
+
+local function check_big(path, prev, started)
+  local pool, err = pmem.open(path, "r")
+  if not pool then
+    lu.assertFalse(started, "the pool does not open after kill -9: " .. tostring(err))
+    return nil
+  end
+  local root = pool.root
+  if root == nil then
+    lu.assertFalse(started, "the root is gone after the child had started")
+    pool:close()
+    return nil
+  end
+  local b, first, l, t = root.batches, root.first, root.l, root.t
+  lu.assertEquals(math.type(b), "integer")
+  lu.assertEquals(#l, (b - first + 1) * 400, "a batch was partly kept")
+  for j = 1, #l do
+    local want = (first + (j - 1) // 400) * 1000 + (j - 1) % 400 + 1
+    if l[j] ~= want then lu.fail(("l[%d] = %s, expected %d"):format(j, tostring(l[j]), want)) end
+  end
+  for k = 1, 200 do lu.assertEquals(t["k" .. k], b, "t.k" .. k .. " is not of the last batch") end
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  lu.assertEquals(n, 200)
+  if prev then lu.assertTrue(b >= prev, "committed batches were lost") end
+  pool:close()
+  return b
+end
+
+function test_kill9_in_large_transactions()
+  local path = helper.pool_path("big.pmem")
+  math.randomseed(os.time() + 1)
+  local prev, started, early = nil, false, 0
+  for kill = 1, BIG_KILLS do
+    local p, pid = spawn("big", path, math.random(1, 1 << 30))
+    local is_early = kill % 5 == 0
+    if is_early then early = early + 1 end
+    started = kill_at_random(p, pid, is_early) or started
+    prev = check_big(path, prev, started) or prev
+  end
+  print(("\n  kill -9 in large transactions: %d kills (%d while opening), %d batches committed")
+        :format(BIG_KILLS, early, prev or 0))
+  lu.assertTrue(prev and prev > 0, "no batch ever committed")
 end
 
 os.exit(lu.LuaUnit.run())
