@@ -456,8 +456,10 @@ static void do_close(lua_State *L, lpm_Pool *pool) {
 
 static int pool_close(lua_State *L) {
   lpm_Pool *pool = lpm_checkpool(L, 1);
-  if (pool->txdepth > 0 && pool->core.pop != NULL)
+  if (pool->txdepth > 0 && pool->core.pop != NULL) {
+    abort_tx(pool, L);                  /* a failed pool operation aborts it */
     return luaL_error(L, "cannot close a pool inside its transaction");
+  }
   do_close(L, pool);
   return 0;
 }
@@ -502,9 +504,10 @@ static int pool_transaction(lua_State *L) {
   }
   if (pool->txaborted) return luaL_error(L, "transaction aborted");
   int outer = pool->txdepth == 0;
-  if (outer && !pool->core.readonly) {
-    pool->L = L;
-    int st = pml_tx_open(&pool->core);
+  if (outer) {
+    pool->L = L;                        /* read-only: no libpmemobj transaction,
+                                           but the same abort bookkeeping */
+    int st = pool->core.readonly ? PML_OK : pml_tx_open(&pool->core);
     if (st != PML_OK) return lpm_raise(L, pool, st);
     lpm_txpool = pool;
   }
