@@ -30,7 +30,7 @@ int lpm_newmeta(lua_State *L, unsigned kind) {
 #define LIST(px)    ((pml_List *)(px)->obj)
 
 /* alive -- the hot-path check: a proxy, of an open pool, not rolled back */
-static lpm_Proxy *alive(lua_State *L, int idx) {
+static inline lpm_Proxy *alive(lua_State *L, int idx) {
   lpm_Proxy *px = lpm_toproxy(L, idx);
   if (px == NULL || px->obj == NULL || px->pool->core.pop == NULL)
     return lpm_checkproxy(L, idx);              /* raises the right error */
