@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -179,19 +180,25 @@ static int check_root(pml_Pool *p, const char *path) {
 ** may replay the pool's logs, which the real open would do anyway.
 */
 static int trial_open(pml_Pool *p, const char *path) {
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return PML_OK;               /* cannot test: go on */
   if (pid == 0) {
+    /* die with the caller: a killed caller must not leave the pool locked */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(0);
     PMEMobjpool *pop = pmemobj_open(path, PML_LAYOUT);
     if (pop) pmemobj_close(pop);
-    _exit(0);
+    _exit(0);                               /* libpmemobj returned: no crash */
   }
   int status;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return PML_OK;
-  if (WIFSIGNALED(status))
-    return fail(p, EINVAL, "%s: damaged pool (libpmemobj crashed opening it, signal %d)",
-                path, WTERMSIG(status));
+  /* a crash is a signal, or (under a sanitizer, which catches the signal
+     and exits) any status but 0 */
+  if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
+    return fail(p, EINVAL, "%s: damaged pool (libpmemobj crashed opening it, %s %d)", path,
+                WIFSIGNALED(status) ? "signal" : "exit status",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
   return PML_OK;
 }
 
