@@ -15,7 +15,7 @@
 #include "pml_table.h"
 #include "pml_tx.h"
 
-lpm_Pool *lpm_txpool;
+_Thread_local lpm_Pool *lpm_txpool;
 
 /* {====================================================== errors */
 
@@ -69,7 +69,8 @@ void lpm_check_writable(lua_State *L, lpm_Pool *pool) {
 static void autogc(lua_State *L, lpm_Pool *pool) {
   pml_GcStats s;
   pool->L = L;
-  pml_gc_collect(&pool->core, 1, &s);       /* a failure rolls back: harmless */
+  if (pml_gc_collect(&pool->core, 1, &s) != PML_OK)
+    pool->core.unclean = 1;               /* half done: close collects in full */
   size_t left = pool->core.suspects.count;
   pool->gc_pace = left * 2 > GC_PACE_MIN ? left * 2 : GC_PACE_MIN;
 }
@@ -118,7 +119,8 @@ lpm_Proxy *lpm_checkproxy(lua_State *L, int idx) {
   if (px == NULL) luaL_typeerror(L, idx, "persistent value");
   if (px->pool->core.pop == NULL) luaL_error(L, "pool is closed");
   if (px->obj == NULL)
-    luaL_error(L, "persistent value no longer exists (its transaction was rolled back)");
+    luaL_error(L, "persistent value no longer exists (its creation was rolled back, "
+               "or a finalizer brought back a collected proxy)");
   return px;
 }
 
@@ -176,6 +178,10 @@ void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off) {
   p->obj = h;
   p->off = off;
   int px = lua_gettop(L);
+  int isnew;
+  pml_MapSlot *live = pml_map_put(&pool->live, off, &isnew);
+  if (live == NULL) luaL_error(L, "not enough memory");
+  live->val++;                          /* undone by lpm_proxy_gc */
   lpm_newmeta(L, h->kind);
   lua_setmetatable(L, px);
   lua_rawgeti(L, px - 1, 0);                            /* the pool */
@@ -188,16 +194,17 @@ void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off) {
 }
 
 void lpm_pushcell_slow(lua_State *L, lpm_Pool *pool, const pml_Cell *c) {
+  if (pool->core.pop == NULL) luaL_error(L, "pool is closed");  /* Lua ran */
   switch (c->tag) {
     case PML_CFALSE: lua_pushboolean(L, 0); break;
     case PML_CTRUE: lua_pushboolean(L, 1); break;
     case PML_CINT: lua_pushinteger(L, c->u.i); break;
     case PML_CFLT: lua_pushnumber(L, c->u.d); break;
-    case PML_CSSTR: lua_pushlstring(L, (const char *)c->s, c->slen); break;
-    case PML_CLSTR: {
-      pml_Str *s = pml_str(&pool->core, c->u.off);
-      if (s == NULL) lpm_raise(L, pool, PML_EDAMAGED);
-      lua_pushlstring(L, s->data, s->len);
+    case PML_CSSTR: case PML_CLSTR: {
+      size_t len;
+      const char *str = pml_cell_str(&pool->core, c, &len);
+      if (str == NULL) lpm_raise(L, pool, PML_EDAMAGED);
+      lua_pushlstring(L, str, len);
       break;
     }
     case PML_CREF: lpm_pushproxy(L, pool, c->u.off); break;
@@ -205,14 +212,28 @@ void lpm_pushcell_slow(lua_State *L, lpm_Pool *pool, const pml_Cell *c) {
   }
 }
 
-/* hook_held -- the core asks: does a live Lua value hold off? */
+/*
+** hook_held -- the core asks: does a live Lua value hold off? Yes while a
+** proxy of it has not been finalized. (Not "is it in the weak cache": Lua
+** clears weak entries before finalizers run, and a finalizer can bring a
+** proxy back.) A finalized proxy is dead (proxy_gc), so a proxy that a
+** finalizer brings back raises instead of reaching a freed object.
+*/
 static int hook_held(void *ud, uint64_t off) {
   lpm_Pool *pool = ud;
-  lua_State *L = pool->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, pool->cache_ref);
-  int held = lua_rawgeti(L, -1, (lua_Integer)off) != LUA_TNIL;
-  lua_pop(L, 2);
-  return held;
+  return pml_map_find(&pool->live, off) != NULL;
+}
+
+/* proxy_gc -- __gc of every proxy: it no longer holds its object */
+int lpm_proxy_gc(lua_State *L) {
+  lpm_Proxy *px = lpm_toproxy(L, 1);
+  if (px == NULL || px->obj == NULL) return 0;
+  px->obj = NULL;
+  lpm_Pool *pool = px->pool;
+  if (pool->core.pop == NULL) return 0;         /* closed: maps are gone */
+  pml_MapSlot *s = pml_map_find(&pool->live, px->off);
+  if (s && --s->val == 0) pml_map_del(&pool->live, px->off);
+  return 0;
 }
 
 /* hook_dropped -- off is gone: its proxy (if any) is dead, its volatile
@@ -223,7 +244,11 @@ static void hook_dropped(void *ud, uint64_t off) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, pool->cache_ref);
   lpm_Proxy *px = (lua_rawgeti(L, -1, (lua_Integer)off) == LUA_TUSERDATA)
                   ? lpm_toproxy(L, -1) : NULL;
-  if (px) px->obj = NULL;
+  if (px && px->obj) {                  /* dead now: no longer holds off */
+    px->obj = NULL;
+    pml_MapSlot *s = pml_map_find(&pool->live, off);
+    if (s && --s->val == 0) pml_map_del(&pool->live, off);
+  }
   lua_pop(L, 1);
   lua_pushnil(L);
   lua_rawseti(L, -2, (lua_Integer)off);
@@ -356,7 +381,7 @@ void lpm_plan(lua_State *L, lpm_Pool *pool, int idx, lpm_Copy *c) {
   }
 }
 
-/* lpm_plan_done -- room for the new offsets (before the transaction) */
+/* plan_done -- room for the new offsets (before the transaction) */
 static void plan_done(lua_State *L, lpm_Copy *c) {
   if (c->n > 0) c->offs = lua_newuserdatauv(L, (size_t)c->n * sizeof(uint64_t), 0);
 }
@@ -374,8 +399,8 @@ void lpm_toval(lua_State *L, int idx, const lpm_Copy *c, pml_Val *v) {
       if (lua_isinteger(L, idx)) pml_val_int(v, lua_tointeger(L, idx));
       else pml_val_flt(v, lua_tonumber(L, idx));
       break;
-    default:
-      lpm_tokey(L, idx, v);                     /* strings, booleans, proxies */
+    default:                                    /* strings, booleans, proxies */
+      if (!lpm_tokey(L, idx, v)) pml_val_tag(v, PML_CNIL);   /* checked before */
   }
 }
 
@@ -399,11 +424,6 @@ int lpm_copy(lua_State *L, lpm_Pool *pool, lpm_Copy *c) {
     lua_settop(L, t - 1);
   }
   return st;
-}
-
-void lpm_plan_free(lua_State *L, lpm_Copy *c) {
-  if (c->map) lua_settop(L, c->map - 1);
-  lpm_plan_init(c);
 }
 
 /* }====================================================== */
@@ -450,7 +470,8 @@ static void do_close(lua_State *L, lpm_Pool *pool) {
                                 : pml_gc_collect(&pool->core, 0, &s)) == PML_OK;
   }
   pml_pool_close(&pool->core, clean);
-  pool->txdepth = pool->txaborted = 0;
+  pml_map_free(&pool->live);
+  pool->txaborted = 0;
   unref_tables(L, pool);
 }
 
@@ -464,7 +485,9 @@ static int pool_close(lua_State *L) {
   return 0;
 }
 
-static int pool_gc(lua_State *L) {
+/* pool_finalize -- __gc: close (a pool being collected has no transaction
+   running: the running one holds its pool) */
+static int pool_finalize(lua_State *L) {
   lpm_Pool *pool = lpm_checkpool(L, 1);
   if (pool->magic == LPM_POOL_MAGIC) do_close(L, pool);
   return 0;
@@ -475,10 +498,14 @@ static int pool_collect_(lua_State *L) {
   if (pool->core.readonly) return luaL_error(L, "pool is read-only");
   if (lpm_txpool != NULL) return luaL_error(L, "cannot collect inside a transaction");
   lua_gc(L, LUA_GCCOLLECT);               /* forget proxies no one holds */
+  if (pool->core.pop == NULL) return luaL_error(L, "pool is closed");  /* a finalizer */
   pool->L = L;
   pml_GcStats s;
   int st = pml_gc_collect(&pool->core, 1, &s);
-  if (st != PML_OK) return lpm_raise(L, pool, st);
+  if (st != PML_OK) {
+    pool->core.unclean = 1;             /* half done: close collects in full */
+    return lpm_raise(L, pool, st);
+  }
   lua_createtable(L, 0, 2);
   lua_pushinteger(L, (lua_Integer)s.live);
   lua_setfield(L, -2, "live");
@@ -513,8 +540,12 @@ static int pool_transaction(lua_State *L) {
   }
   pool->txdepth++;
   int status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
-  pool->txdepth--;
-  if (pool->core.pop == NULL) return status ? lua_error(L) : lua_gettop(L) - 1;
+  if (pool->txdepth > 0) pool->txdepth--;
+  if (pool->core.pop == NULL) {          /* closed by os.exit(.., true) & co */
+    if (outer) lpm_txpool = NULL;
+    if (status != LUA_OK) return lua_error(L);
+    return luaL_error(L, "pool was closed inside its transaction (rolled back)");
+  }
   if (outer) lpm_txpool = NULL;
   if (status != LUA_OK) {
     abort_tx(pool, L);
@@ -598,7 +629,8 @@ static int pool_newcontainer_(lua_State *L) {
     n = (lua_Integer)lua_rawlen(L, 3);
     plan_open(L, &c);                         /* below the items pushed next */
     for (lua_Integer i = 1; i <= n; i++) {
-      lua_rawgeti(L, 3, i);
+      if (lua_rawgeti(L, 3, i) == LUA_TNIL)
+        luaL_error(L, "sequence has a hole at %I (a list holds no nil)", i);
       if (type == PML_TSET) { pml_Val k; lpm_checkkey(L, pool, -1, &k); }
       else lpm_plan(L, pool, -1, &c);
       lua_pop(L, 1);
@@ -676,6 +708,7 @@ static int pm_open(lua_State *L) {
   pool->magic = LPM_POOL_MAGIC;
   pool->cache_ref = pool->vattr_ref = LUA_NOREF;
   pool->gc_pace = GC_PACE_MIN;
+  pml_map_init(&pool->live);
   pml_pool_init(&pool->core, &hooks, pool);
   luaL_setmetatable(L, LPM_POOL_MT);
   lua_pushvalue(L, 1);
@@ -757,8 +790,8 @@ static const luaL_Reg pool_methods[] = {
 static const luaL_Reg pool_meta[] = {
   {"__newindex", pool_newindex},
   {"__tostring", pool_tostring},
-  {"__gc", pool_gc},
-  {"__close", pool_gc},
+  {"__gc", pool_finalize},
+  {"__close", pool_close},
   {NULL, NULL}
 };
 

@@ -33,6 +33,7 @@ typedef struct lpm_Pool {
   int cache_ref;        /* registry: off -> proxy (weak values) */
   int vattr_ref;        /* registry: off -> _v_ attribute table (this run) */
   size_t gc_pace;       /* suspects that trigger an automatic collection */
+  pml_Map live;         /* off -> proxies not yet finalized: "held by Lua" */
   lua_State *L;         /* the thread calling in, for the core's hooks */
   pml_Pool core;
 } lpm_Pool;
@@ -67,7 +68,7 @@ typedef struct lpm_Copy {
 } lpm_Copy;
 
 /* -- lpmem.c -- */
-extern lpm_Pool *lpm_txpool;     /* pool whose transaction is open, if any */
+extern _Thread_local lpm_Pool *lpm_txpool;  /* pool whose transaction is open */
 
 lpm_Pool *lpm_checkpool(lua_State *L, int idx);
 /* the proxy at idx, if it is one (else NULL); never raises */
@@ -102,7 +103,6 @@ void lpm_plan_init(lpm_Copy *c);
 int lpm_copy(lua_State *L, lpm_Pool *pool, lpm_Copy *c);
 /* inside the transaction: the value at idx, already checked by lpm_plan */
 void lpm_toval(lua_State *L, int idx, const lpm_Copy *c, pml_Val *v);
-void lpm_plan_free(lua_State *L, lpm_Copy *c);
 
 /* push the value of a stored cell (proxies from the cache) */
 void lpm_pushcell_slow(lua_State *L, lpm_Pool *pool, const pml_Cell *c);
@@ -112,6 +112,8 @@ static inline void lpm_pushcell(lua_State *L, lpm_Pool *pool, const pml_Cell *c)
   else lpm_pushcell_slow(L, pool, c);
 }
 void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off);
+/* __gc of proxies */
+int lpm_proxy_gc(lua_State *L);
 
 /* -- lpmem_types.c -- */
 void lpm_open_types(lua_State *L, int module);

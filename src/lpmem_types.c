@@ -37,7 +37,7 @@ static inline lpm_Proxy *alive(lua_State *L, int idx) {
   return px;
 }
 
-/* key -- key at idx for a read of px; 0 if it cannot be stored there */
+/* readkey -- key at idx for a read of px; 0 if it cannot be stored there */
 static int readkey(lua_State *L, lpm_Proxy *px, int idx, pml_Val *k) {
   if (!lpm_tokey(L, idx, k)) return 0;
   if (k->tag == PML_CREF && lpm_toproxy(L, idx)->pool != px->pool) return 0;
@@ -113,8 +113,9 @@ static int table_next_(lua_State *L) {
   }
   if (st != PML_OK) return lpm_raise(L, px->pool, st);
   if (e == NULL) { lua_pushnil(L); return 1; }
-  lpm_pushcell(L, px->pool, &e->key);
-  lpm_pushcell(L, px->pool, &e->val);
+  pml_Entry copy = *e;            /* pushing the key may run Lua (__load) */
+  lpm_pushcell(L, px->pool, &copy.key);
+  lpm_pushcell(L, px->pool, &copy.val);
   return 2;
 }
 static int table_next(lua_State *L) { return lpm_guard(L, table_next_); }
@@ -250,7 +251,7 @@ static int object_newindex(lua_State *L) { return lpm_guard(L, object_newindex_)
 
 /* {====================================================== lists and tuples */
 
-/* index -- integer position of the key at idx, or 0 if it is none */
+/* position -- integer position of the key at idx, or 0 if it is none */
 static int position(lua_State *L, int idx, lua_Integer *i) {
   int ok;
   *i = lua_tointegerx(L, idx, &ok);
@@ -281,7 +282,7 @@ static lpm_Proxy *checklist(lua_State *L) {
   return px;
 }
 
-/* item -- one list change: op 'a'ppend, 's'et, 'i'nsert at i (0-based) */
+/* list_change -- one list change: op 'a'ppend, 's'et, 'i'nsert at i (0-based) */
 static void list_change(lua_State *L, lpm_Proxy *px, int op, uint64_t i, int vi) {
   lpm_Pool *pool = px->pool;
   lpm_Copy c;
@@ -401,7 +402,11 @@ static int list_remove_(lua_State *L) {
   if (lua_gettop(L) >= 2 && pos != n)
     luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)n, 2, "position out of bounds");
   if (pos < 1 || pos > n) { lua_pushnil(L); return 1; }
-  lpm_pushcell(L, px->pool, &pml_list_items(CORE(px), LIST(px))[pos - 1]);
+  pml_Cell item = pml_list_items(CORE(px), LIST(px))[pos - 1];
+  lpm_pushcell(L, px->pool, &item);       /* may run Lua (__load): check again */
+  px = checklist(L);
+  if ((lua_Integer)LIST(px)->len != n)
+    return luaL_error(L, "list changed while its item was being removed");
   list_remove_at(L, px, (uint64_t)(pos - 1));
   return 1;
 }
@@ -479,22 +484,27 @@ static int set_len(lua_State *L) {
 /* }====================================================== */
 
 static const luaL_Reg table_meta[] = {
+  {"__gc", lpm_proxy_gc},
   {"__index", table_index}, {"__newindex", table_newindex},
   {"__len", table_len}, {"__pairs", table_pairs}, {NULL, NULL}
 };
 static const luaL_Reg object_meta[] = {
+  {"__gc", lpm_proxy_gc},
   {"__index", object_index}, {"__newindex", object_newindex},
   {"__len", table_len}, {"__pairs", table_pairs}, {NULL, NULL}
 };
 static const luaL_Reg list_meta[] = {
+  {"__gc", lpm_proxy_gc},
   {"__newindex", list_newindex}, {"__len", list_len}, {"__pairs", list_pairs},
   {NULL, NULL}
 };
 static const luaL_Reg tuple_meta[] = {
+  {"__gc", lpm_proxy_gc},
   {"__newindex", tuple_newindex}, {"__len", list_len}, {"__pairs", list_pairs},
   {NULL, NULL}
 };
 static const luaL_Reg set_meta[] = {
+  {"__gc", lpm_proxy_gc},
   {"__len", set_len}, {"__pairs", table_pairs}, {NULL, NULL}
 };
 static const luaL_Reg list_methods[] = {

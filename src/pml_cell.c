@@ -155,8 +155,11 @@ static int encode(pml_Pool *p, pml_Cell *dst, const pml_Val *v) {
 }
 
 int pml_cell_release(pml_Pool *p, const pml_Cell *c) {
-  if (c->tag == PML_CLSTR) return pml_tx_free(p, c->u.off);
-  if (c->tag == PML_CREF) return pml_ref_dec(p, c->u.off);
+  if (c->tag == PML_CLSTR)
+    return pml_str(p, c->u.off) ? pml_tx_free(p, c->u.off) : PML_EDAMAGED;
+  if (c->tag == PML_CREF)
+    return pml_inpool(p, c->u.off, sizeof(pml_Hdr)) ? pml_ref_dec(p, c->u.off)
+                                                    : PML_EDAMAGED;
   return PML_OK;
 }
 

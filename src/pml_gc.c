@@ -297,7 +297,8 @@ int pml_gc_full(pml_Pool *p, pml_GcStats *out) {
   Vec garbage = { NULL, 0, 0 };
   for (PMEMoid o = pmemobj_first(p->pop); !OID_IS_NULL(o) && g.st == PML_OK;
        o = pmemobj_next(o))
-    if (is_container(pmemobj_type_num(o)) && !pml_map_find(&g.a, o.off))
+    if (is_container(pmemobj_type_num(o)) && !pml_map_find(&g.a, o.off) &&
+        child_ok(&g, o.off))                  /* damaged: stop, report */
       vec_add(&g, &garbage, o.off);
   for (size_t i = 0; i < garbage.n && g.st == PML_OK; i++) {
     each_child(&g, garbage.v[i], dec_marked_child);

@@ -76,8 +76,8 @@ typedef struct pml_Str {
 
 /*
 ** Header of every container (table, list, object, tuple, set).
-** refcount counts the PML_CREF cells (in the root and in containers,
-** dead table keys included) that point at this object.
+** refcount counts the PML_CREF cells (in the root and in containers)
+** that point at this object; a dead key (PML_CDEADREF) does not count.
 */
 typedef struct pml_Hdr {
   uint32_t kind;    /* PML_TTABLE, ... */

@@ -76,10 +76,12 @@ int pml_list_append(pml_Pool *p, pml_List *l, const pml_Val *v) {
 }
 
 int pml_list_set(pml_Pool *p, pml_List *l, uint64_t i, const pml_Val *v) {
+  if (i >= l->len) return PML_EINDEX;
   return pml_cell_set(p, &pml_list_items(p, l)[i], v);
 }
 
 int pml_list_insert(pml_Pool *p, pml_List *l, uint64_t i, const pml_Val *v) {
+  if (i > l->len) return PML_EINDEX;
   if (i == l->len) return pml_list_append(p, l, v);
   int st = pml_list_reserve(p, l, l->len + 1);
   if (st != PML_OK) return st;
@@ -92,6 +94,7 @@ int pml_list_insert(pml_Pool *p, pml_List *l, uint64_t i, const pml_Val *v) {
 }
 
 int pml_list_remove(pml_Pool *p, pml_List *l, uint64_t i) {
+  if (i >= l->len) return PML_EINDEX;
   pml_Cell *items = pml_list_items(p, l);
   int st = pml_cell_release(p, &items[i]);
   if (st != PML_OK) return st;

@@ -20,7 +20,7 @@ uint64_t pml_list_new(pml_Pool *p, unsigned type, int *st);
 /* make room for n cells in all */
 int pml_list_reserve(pml_Pool *p, pml_List *l, uint64_t n);
 int pml_list_append(pml_Pool *p, pml_List *l, const pml_Val *v);
-/* replace item i (i < len) */
+/* replace item i; PML_EINDEX unless i < len (likewise below) */
 int pml_list_set(pml_Pool *p, pml_List *l, uint64_t i, const pml_Val *v);
 /* insert v before item i (i <= len) */
 int pml_list_insert(pml_Pool *p, pml_List *l, uint64_t i, const pml_Val *v);

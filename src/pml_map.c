@@ -21,6 +21,8 @@ void pml_map_free(pml_Map *m) {
 }
 
 void pml_map_clear(pml_Map *m) {
+  if (m->filled == 0) return;                 /* the common case: O(1) */
+  if (m->cap > 1024) { pml_map_free(m); return; }   /* big: do not sweep it */
   for (size_t i = 0; i < m->cap; i++) m->slots[i].key = 0;
   m->count = m->filled = 0;
 }

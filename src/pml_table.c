@@ -40,7 +40,7 @@ pml_Entry *pml_table_find(pml_Pool *p, const pml_Table *t, const pml_Val *k,
   return NULL;
 }
 
-/* put_slot -- point a free slot of body b (capacity cap) at entry idx */
+/* free_slot -- a free slot of body b (capacity cap) for hash h */
 static uint64_t *free_slot(char *b, uint64_t cap, uint64_t h) {
   uint64_t *slots = pml_tbody_slots(b);
   uint64_t mask = 2 * cap - 1, i = h & mask;

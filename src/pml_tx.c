@@ -33,7 +33,7 @@ int pml_tx_open(pml_Pool *p) {
   return PML_OK;
 }
 
-/* forget -- volatile rollback: objects allocated in the transaction are gone */
+/* forget_new -- volatile rollback: objects allocated in the transaction are gone */
 static void forget_new(pml_Pool *p) {
   size_t i = 0;
   pml_MapSlot *s;
