@@ -13,33 +13,7 @@ local MIB = 1024 * 1024
 local COMMON = [==[
 local pmem = pmem or require "pmem"
 
--- dump(v) -- a canonical text of v: numbers keep their subtype (and the
--- sign of zero), strings their bytes, persistent tables their pairs order;
--- plain tables are sorted; shared values and cycles show as @n
-local function dump(v, seen)
-  seen = seen or { n = 0 }
-  local tv, kind = type(v), pmem.type(v)
-  if tv == "number" then
-    if math.type(v) == "integer" then return ("i%d"):format(v) end
-    if v ~= v then return "fnan" end
-    return "f" .. ("%a"):format(v)
-  elseif tv == "string" then
-    return (("%q"):format(v):gsub("\\\n", "\\n"))
-  elseif tv ~= "table" and not kind then
-    return tostring(v)
-  end
-  if seen[v] then return "@" .. seen[v] end
-  seen.n = seen.n + 1
-  seen[v] = seen.n
-  local parts = {}
-  if kind == "list" or kind == "tuple" then
-    for i = 1, #v do parts[i] = dump(v[i], seen) end
-  else
-    for k, x in pairs(v) do parts[#parts + 1] = dump(k, seen) .. "=" .. dump(x, seen) end
-    if not kind then table.sort(parts) end
-  end
-  return (kind or "plain") .. "{" .. table.concat(parts, ",") .. "}"
-end
+local dump = require "dump"
 
 -- keys_of(t) -- the keys pairs(t) yields, in order
 local function keys_of(t)
