@@ -386,6 +386,18 @@ static void plan_done(lua_State *L, lpm_Copy *c) {
   if (c->n > 0) c->offs = lua_newuserdatauv(L, (size_t)c->n * sizeof(uint64_t), 0);
 }
 
+void lpm_prepare(lua_State *L, lpm_Pool *pool, int vi, lpm_Copy *c) {
+  lpm_plan_init(c);
+  lpm_plan(L, pool, vi, c);
+  plan_done(L, c);
+}
+
+int lpm_value(lua_State *L, lpm_Pool *pool, int vi, lpm_Copy *c, pml_Val *v) {
+  int st = lpm_copy(L, pool, c);
+  if (st == PML_OK) lpm_toval(L, vi, c, v);
+  return st;
+}
+
 void lpm_toval(lua_State *L, int idx, const lpm_Copy *c, pml_Val *v) {
   switch (lua_type(L, idx)) {
     case LUA_TNIL: pml_val_tag(v, PML_CNIL); break;
@@ -586,16 +598,11 @@ static int pool_newindex_(lua_State *L) {
                       k ? k : luaL_typename(L, 2));
   lpm_check_writable(L, pool);
   lpm_Copy c;
-  lpm_plan_init(&c);
-  lpm_plan(L, pool, 3, &c);
-  plan_done(L, &c);
+  pml_Val v;
+  lpm_prepare(L, pool, 3, &c);
   lpm_begin(L, pool);
-  int st = lpm_copy(L, pool, &c);
-  if (st == PML_OK) {
-    pml_Val v;
-    lpm_toval(L, 3, &c, &v);
-    st = pml_cell_set(&pool->core, &pool->core.root->root, &v);
-  }
+  int st = lpm_value(L, pool, 3, &c, &v);
+  if (st == PML_OK) st = pml_cell_set(&pool->core, &pool->core.root->root, &v);
   lpm_end(L, pool, st);
   return 0;
 }

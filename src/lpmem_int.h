@@ -99,6 +99,11 @@ void lpm_checkkey(lua_State *L, lpm_Pool *pool, int idx, pml_Val *k);
    tables into c (c->map stays 0 when there is none); may raise */
 void lpm_plan(lua_State *L, lpm_Pool *pool, int idx, lpm_Copy *c);
 void lpm_plan_init(lpm_Copy *c);
+/* before the transaction: check the value at vi, plan its copy (may raise) */
+void lpm_prepare(lua_State *L, lpm_Pool *pool, int vi, lpm_Copy *c);
+/* inside the transaction: make the planned copies and give the value at vi
+   in *v (never raises); a status */
+int lpm_value(lua_State *L, lpm_Pool *pool, int vi, lpm_Copy *c, pml_Val *v);
 /* inside the transaction: make the planned tables (never raises) */
 int lpm_copy(lua_State *L, lpm_Pool *pool, lpm_Copy *c);
 /* inside the transaction: the value at idx, already checked by lpm_plan */

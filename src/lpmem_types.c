@@ -59,14 +59,11 @@ static void setkey(lua_State *L, lpm_Proxy *px, int ki, int vi) {
   pml_Val k, v;
   lpm_Copy c;
   lpm_checkkey(L, pool, ki, &k);
-  lpm_plan_init(&c);
-  lpm_plan(L, pool, vi, &c);
-  if (c.n > 0) c.offs = lua_newuserdatauv(L, (size_t)c.n * sizeof(uint64_t), 0);
+  lpm_prepare(L, pool, vi, &c);
   lpm_begin(L, pool);
-  int st = lpm_copy(L, pool, &c);
+  int st = lpm_value(L, pool, vi, &c, &v);
   if (st == PML_OK) {
     lpm_tokey(L, ki, &k);               /* the stack may have moved: re-read */
-    lpm_toval(L, vi, &c, &v);
     st = pml_table_set(CORE(px), TABLE(px), &k, pml_val_hash(&k), &v);
   }
   lpm_end(L, pool, st);
@@ -286,14 +283,11 @@ static lpm_Proxy *checklist(lua_State *L) {
 static void list_change(lua_State *L, lpm_Proxy *px, int op, uint64_t i, int vi) {
   lpm_Pool *pool = px->pool;
   lpm_Copy c;
-  lpm_plan_init(&c);
-  lpm_plan(L, pool, vi, &c);
-  if (c.n > 0) c.offs = lua_newuserdatauv(L, (size_t)c.n * sizeof(uint64_t), 0);
+  pml_Val v;
+  lpm_prepare(L, pool, vi, &c);
   lpm_begin(L, pool);
-  int st = lpm_copy(L, pool, &c);
+  int st = lpm_value(L, pool, vi, &c, &v);
   if (st == PML_OK) {
-    pml_Val v;
-    lpm_toval(L, vi, &c, &v);
     pml_List *l = LIST(px);
     if (op == 'a') st = pml_list_append(CORE(px), l, &v);
     else if (op == 's') st = pml_list_set(CORE(px), l, i, &v);
