@@ -41,8 +41,8 @@ $(DEPSTAMP): scripts/deps.sh
 $(B)/%.o: src/%.c $(wildcard src/*.h) $(DEPSTAMP)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/pml_embed.c: scripts/embed.lua $(LUAMODS) $(DEPSTAMP)
-	$(LUA) scripts/embed.lua $@ $(foreach f,$(LUAMODS),@$(f)=$(f))
+$(B)/pml_embed.c: scripts/embed.sh $(LUAMODS) $(DEPSTAMP)
+	sh scripts/embed.sh $@ $(foreach f,$(LUAMODS),@$(f)=$(f))
 
 $(B)/pml_embed.o: $(B)/pml_embed.c src/pml_embed.h
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -54,6 +54,9 @@ $(B)/pmlua: $(B)/pmlua.o $(MODOBJS)
 
 $(B)/pmem.so: $(MODOBJS)
 	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDFLAGS) -lpmemobj
+
+# vendored packages (non-root install): their lua5.4 finds its libraries here
+export LD_LIBRARY_PATH := $(VROOT)/usr/lib/$(MULTI):$(VROOT)/lib/$(MULTI)$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
 
 test: all
 	@PMLUA=$(CURDIR)/$(B)/pmlua PMEM_SO_DIR=$(CURDIR)/$(B) LUA54=$(LUA) sh tests/run.sh

@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PKGS="lua5.4 liblua5.4-dev libpmemobj-dev libpmem-dev libpmemobj1 libpmem1 \
-libndctl6 libdaxctl1 lua-unit libreadline-dev"
+libndctl6 libdaxctl1 lua-unit libreadline-dev libreadline8"
 
 missing=""
 for p in $PKGS; do
