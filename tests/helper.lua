@@ -59,6 +59,20 @@ function M.pool_path(name)
   return M.tmpdir() .. "/" .. (name or "test.pmem")
 end
 
+-- like pool_path, but in a fresh directory of /dev/shm when there is one
+-- (and PMLUA_TEST_TMP is not set): on an ordinary file each change costs
+-- several msyncs (about 1.5 ms), too slow for tests of 100,000 changes
+function M.fast_pool_path(name)
+  if os.getenv("PMLUA_TEST_TMP") or not os.rename("/dev/shm", "/dev/shm") then
+    return M.pool_path(name)
+  end
+  local p = io.popen("mktemp -d /dev/shm/pmlua-test.XXXXXX 2>/dev/null")
+  local d = p:read("l"); p:close()
+  if not d then return M.pool_path(name) end
+  dirs[#dirs + 1] = d
+  return d .. "/" .. (name or "test.pmem")
+end
+
 -- run a Lua chunk in a child pmlua process: returns stdout, exit code, stderr.
 -- The chunk sees its extra arguments as ... and arg.
 function M.child(src, ...)

@@ -29,23 +29,7 @@ local pmem = require "pmem"
 local SEED = math.tointeger(tonumber(os.getenv("PMLUA_SEED") or "")) or os.time()
 local NOPS = math.tointeger(tonumber(os.getenv("PMLUA_DIFF_OPS") or "")) or 100000
 
--- fast_pool_path() -- a pool path in a fresh directory of /dev/shm when there
--- is one (and PMLUA_TEST_TMP is not set): on an ordinary file each change
--- costs several msyncs (about 1.5 ms, facts.md), and 100,000 operations
--- would take minutes; this test checks behaviour, not durability
-local shm_dirs = setmetatable({}, { __gc = function(t)
-  for _, d in ipairs(t) do os.execute("rm -rf " .. helper.q(d)) end
-end })
-local function fast_pool_path()
-  if os.getenv("PMLUA_TEST_TMP") or not os.rename("/dev/shm", "/dev/shm") then
-    return helper.pool_path()
-  end
-  local p = io.popen("mktemp -d /dev/shm/pmlua-test.XXXXXX 2>/dev/null")
-  local d = p:read("l"); p:close()
-  if not d then return helper.pool_path() end
-  shm_dirs[#shm_dirs + 1] = d
-  return d .. "/diff.pmem"
-end
+local function fast_pool_path() return helper.fast_pool_path("diff.pmem") end
 
 -- DUMP is run here and in the child: a text of the table (in pairs order)
 -- and the list that both the persistent values and the model can produce.

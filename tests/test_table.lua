@@ -89,23 +89,7 @@ local function newpool(size, path)
   return assert(pmem.open(path, "x", size or pmem.MIN_POOL_SIZE)), path
 end
 
--- fast_pool_path() -- like helper.pool_path, but in a fresh directory of
--- /dev/shm when there is one (and PMLUA_TEST_TMP is not set): on an
--- ordinary file every snapshot costs an msync (about 0.5 ms, facts.md), and
--- the bulk tests here check logic, not durability
-local shm_dirs = setmetatable({}, { __gc = function(t)
-  for _, d in ipairs(t) do os.execute("rm -rf " .. helper.q(d)) end
-end })
-local function fast_pool_path()
-  if os.getenv("PMLUA_TEST_TMP") or not os.rename("/dev/shm", "/dev/shm") then
-    return helper.pool_path()
-  end
-  local p = io.popen("mktemp -d /dev/shm/pmlua-test.XXXXXX 2>/dev/null")
-  local d = p:read("l"); p:close()
-  if not d then return helper.pool_path() end
-  shm_dirs[#shm_dirs + 1] = d
-  return d .. "/test.pmem"
-end
+local function fast_pool_path() return helper.fast_pool_path() end
 
 -- in_child(path, body, ...) -- run body in a fresh pmlua with the pool at
 -- path open as `pool` and its root as `root` (extra arguments in arg[2..]);
