@@ -73,6 +73,13 @@ function M.fast_pool_path(name)
   return d .. "/" .. (name or "test.pmem")
 end
 
+-- newpool([size [, path]]) -> pool, path: a new pool (flag "x")
+function M.newpool(size, path)
+  local pmem = require "pmem"
+  path = path or M.pool_path()
+  return assert(pmem.open(path, "x", size or pmem.MIN_POOL_SIZE)), path
+end
+
 -- run a Lua chunk in a child pmlua process: returns stdout, exit code, stderr.
 -- The chunk sees its extra arguments as ... and arg.
 function M.child(src, ...)
@@ -90,6 +97,16 @@ function M.child_ok(src, ...)
   local out, code, err = M.child(src, ...)
   if code ~= 0 then error("child failed (" .. tostring(code) .. "): " .. err .. out, 2) end
   return out
+end
+
+-- in_child(prefix, path, body, ...) -- run prefix .. body in a fresh pmlua
+-- with the pool at path open as `pool`, its root as `root` (extra
+-- arguments in arg[2..]); the child closes the pool; returns its stdout
+function M.in_child(prefix, path, body, ...)
+  return M.child_ok(prefix .. [[
+local pool = assert(pmem.open(arg[1]))
+local root = pool.root
+]] .. body .. "\npool:close()\n", path, ...)
 end
 
 return M

@@ -54,6 +54,7 @@ local function child_ok(src, ...)
   return helper.child_ok(PRELUDE .. src, ...)
 end
 
+
 -- crash_child(src, ...) -> stdout, exit status, stderr: like helper.child,
 -- but the shell's "Killed" notice goes to the child's stderr, not ours
 local function crash_child(src, ...)
@@ -99,6 +100,17 @@ local function numbers(out)
   local t = {}
   for n in out:gmatch("%-?%d+") do t[#t + 1] = tonumber(n) end
   return t
+end
+
+-- reopened_counts(path) -- in a new process: {live, collected} of a gc()
+-- right after open, and the containers reachable from the root
+local function reopened_counts(path)
+  return numbers(child_ok([[
+    local pool = assert(pmem.open(path))
+    local r = pool:gc()
+    print(r.live, r.collected, reachable(pool.root))
+    pool:close()
+  ]], path))
 end
 
 -- {============================================ basics
@@ -384,13 +396,7 @@ function test_reference_as_key_keeps_container()
   lu.assertEquals(check(pool, 0).live, 5)
   lu.assertEquals(check(pool, 0).live, 5)
   pool:close()
-  local out = child_ok([[
-    local pool = assert(pmem.open(path))
-    local r = pool:gc()
-    print(r.live, r.collected, reachable(pool.root))
-    pool:close()
-  ]], path)
-  lu.assertEquals(numbers(out), { 5, 0, 5 })
+  lu.assertEquals(reopened_counts(path), { 5, 0, 5 })
 end
 
 -- the only entry of a table, the only element of a set
@@ -427,13 +433,7 @@ function test_deleted_key_is_collected()
   lu.assertEquals(reachable(pool.root), 1)
   lu.assertEquals(check(pool, 2).live, 1)
   pool:close()
-  local out = child_ok([[
-    local pool = assert(pmem.open(path))
-    local r = pool:gc()
-    print(r.live, r.collected, reachable(pool.root))
-    pool:close()
-  ]], path)
-  lu.assertEquals(numbers(out), { 1, 0, 1 })
+  lu.assertEquals(reopened_counts(path), { 1, 0, 1 })
 end
 
 function test_removed_set_element_is_collected()
@@ -633,13 +633,7 @@ function test_close_collects_values_held_by_locals()
     lu.assertFalse(ok)
     lu.assertStrContains(tostring(err), "pool is closed")
   end
-  local out = child_ok([[
-    local pool = assert(pmem.open(path))
-    local r = pool:gc()
-    print(r.live, r.collected, reachable(pool.root))
-    pool:close()
-  ]], path)
-  lu.assertEquals(numbers(out), { 2, 0, 2 })
+  lu.assertEquals(reopened_counts(path), { 2, 0, 2 })
 end
 
 -- the same with the cycle trial-deleted while held before the close
@@ -650,13 +644,7 @@ function test_close_collects_cycle_that_survived_a_gc()
   lu.assertEquals(gc(pool).collected, 0)
   c = nil
   pool:close()
-  local out = child_ok([[
-    local pool = assert(pmem.open(path))
-    local r = pool:gc()
-    print(r.live, r.collected, reachable(pool.root))
-    pool:close()
-  ]], path)
-  lu.assertEquals(numbers(out), { 2, 0, 2 })
+  lu.assertEquals(reopened_counts(path), { 2, 0, 2 })
 end
 
 -- a child whose pool is closed by <close>, by the end of the script (the
@@ -829,13 +817,7 @@ function test_crash_with_held_objects_reclaimed()
     die()
   ]], path)
   lu.assertEquals(code, 137)
-  local out = child_ok([[
-    local pool = assert(pmem.open(path))
-    local r = pool:gc()
-    print(r.live, r.collected, reachable(pool.root))
-    pool:close()
-  ]], path)
-  lu.assertEquals(numbers(out), { 3, 0, 3 })
+  lu.assertEquals(reopened_counts(path), { 3, 0, 3 })
 end
 
 function test_read_only_open_after_crash_does_not_hide_garbage()

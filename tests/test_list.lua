@@ -36,22 +36,11 @@ local lib = assert(load(COMMON .. "return { dump = dump, aslist = aslist, raises
                         "=COMMON"))()
 local dump, aslist = lib.dump, lib.aslist
 
-local function newpool(size, path)
-  path = path or helper.pool_path()
-  return assert(pmem.open(path, "x", size or pmem.MIN_POOL_SIZE)), path
-end
+local newpool = helper.newpool
 
 local function fast_pool_path() return helper.fast_pool_path() end
 
--- in_child(path, body, ...) -- run body in a fresh pmlua with the pool at
--- path open as `pool`, its root as `root` (extra arguments in arg[2..]);
--- the child closes the pool; returns its stdout
-local function in_child(path, body, ...)
-  return helper.child_ok(COMMON .. [[
-local pool = assert(pmem.open(arg[1]))
-local root = pool.root
-]] .. body .. "\npool:close()\n", path, ...)
-end
+local function in_child(path, body, ...) return helper.in_child(COMMON, path, body, ...) end
 
 local function assert_raises(f, pattern)
   local ok, why = lib.raises(f, pattern)

@@ -83,23 +83,11 @@ return { dump = dump, keys_of = keys_of, dumpkeys = dumpkeys, is_border = is_bor
 ]], "=COMMON"))()
 local dump, keys_of, dumpkeys = lib.dump, lib.keys_of, lib.dumpkeys
 
--- newpool([size [, path]]) -> pool, path: a new pool (in a fresh directory)
-local function newpool(size, path)
-  path = path or helper.pool_path()
-  return assert(pmem.open(path, "x", size or pmem.MIN_POOL_SIZE)), path
-end
+local newpool = helper.newpool
 
 local function fast_pool_path() return helper.fast_pool_path() end
 
--- in_child(path, body, ...) -- run body in a fresh pmlua with the pool at
--- path open as `pool` and its root as `root` (extra arguments in arg[2..]);
--- the child closes the pool; returns its stdout
-local function in_child(path, body, ...)
-  return helper.child_ok(COMMON .. [[
-local pool = assert(pmem.open(arg[1]))
-local root = pool.root
-]] .. body .. "\npool:close()\n", path, ...)
-end
+local function in_child(path, body, ...) return helper.in_child(COMMON, path, body, ...) end
 
 local function assert_raises(f, pattern)
   local ok, why = lib.raises(f, pattern)
