@@ -471,8 +471,15 @@ function test_run_examples_script()
   lu.assertStrContains(out, "Hello, what is your name?  David\n"
                        .. "David, I've picked a number between 1 and 50.\n")
   lu.assertStrContains(out, "> guess 25\n")
-  lu.assertNotNil(out:match("You guessed my number in %d tries, David%.\n"))
-  lu.assertStrContains(out, "guesses so far:\n  25\n")
+  local tries = tonumber(out:match("You guessed my number in (%d) tries, David%.\n"))
+  lu.assertNotNil(tries)
+  -- the script shows the status after the second guess, when the game
+  -- still runs then (a win in 1 or 2 guesses happens 1 time in 25)
+  if tries > 2 then
+    lu.assertStrContains(out, "guesses so far:\n  25\n")
+  else
+    lu.assertNil(out:find("guesses so far:", 1, true))
+  end
   local p = io.popen("ls -A " .. q(tmp))
   lu.assertEquals(p:read("a"), "", "run-examples.sh cleans up its directory")
   p:close()
