@@ -24,7 +24,7 @@ LIBLUA_A  = $(firstword $(wildcard /usr/lib/$(MULTI)/liblua5.4.a $(VROOT)/usr/li
             /usr/lib/$(MULTI)/liblua5.4.a)
 
 CORE     := pml_map pml_pool pml_tx pml_cell pml_table pml_list pml_gc
-BIND     := lpmem lpmem_types
+BIND     := lpmem lpmem_types lpmem_peek
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
 DEPSTAMP := $(B)/.deps

@@ -7,7 +7,9 @@ done through the pmem module, plus the read and GC figures.
 Keys (defaults in `opt` below): reps, read_time (seconds per read repetition),
 set1, append, tx100 (number of 100-write transactions), size (pool bytes),
 gc (comma-separated object counts, or "none"), gc_reps, gc_bpo (pool bytes per
-object for the GC pools), only (comma-separated sections to run).
+object for the GC pools), only (comma-separated sections to run), tag (a
+suffix for the names of the read figures: bench/run.sh runs the reads again
+with PMLUA_API_READS=1 and tag=_api).
 
 Output, one line per figure, the median of `reps` repetitions:
 
@@ -35,7 +37,7 @@ end
 local opt = {
   reps = 5, read_time = 0.2, set1 = 100000, append = 100000, tx100 = 2000,
   size = 128 * 1024 * 1024, gc = "10000,100000,1000000", gc_reps = 3,
-  gc_bpo = 1024, only = "read,set1,append,tx100,gc",
+  gc_bpo = 1024, only = "read,set1,append,tx100,gc", tag = "",
 }
 for i = 2, #arg do
   local k, v = arg[i]:match("^([%w_]+)=(.*)$")
@@ -162,22 +164,22 @@ local function plain_list()
 end
 
 if wanted("read") then
-  time_reads("lua_plain_read", field_reader({ k = 1 }))
-  time_reads("lua_plain_list_read", list_reader(plain_list()))
+  time_reads("lua_plain_read" .. opt.tag, field_reader({ k = 1 }))
+  time_reads("lua_plain_list_read" .. opt.tag, list_reader(plain_list()))
 end
 
 section("table_read", "read", function(pool)
   pool.root = pool:table { k = 1 }
   local t = pool.root
   assert(t.k == 1, "t.k does not read back 1")
-  time_reads("pm_table_read", field_reader(t))
+  time_reads("pm_table_read" .. opt.tag, field_reader(t))
 end)
 
 section("list_read", "read", function(pool)
   pool.root = pool:list(plain_list())
   local l = pool.root
   assert(#l == 1000 and l[1] == 1 and l[1000] == 1000, "list does not read back")
-  time_reads("pm_list_read", list_reader(l))
+  time_reads("pm_list_read" .. opt.tag, list_reader(l))
 end)
 
 -- pm_set1: t.k = i, each its own atomic transaction

@@ -31,6 +31,11 @@
 #   BENCH_GC_SIZES_FILE  the same for the file setting (default 10000: building
 #                    costs about 0.5 ms per object there)
 #   BENCH_RAW=0      do not print the raw lines under each table
+#
+# pmlua reads a metamethod's arguments straight from Lua's stack (proved at
+# startup, src/lpmem_peek.h); the "C API path" rows run the reads again with
+# PMLUA_API_READS=1, the path pmem.so takes in another interpreter. They
+# have no target.
 # All pool files are removed at the end, also on error or interrupt.
 set -u
 BUILD=${1:?usage: sh bench/run.sh BUILD}
@@ -88,6 +93,12 @@ table() {
 		line(what, frate(rate(pm)), frate(rate(base)) " " bname,
 		     sprintf("%.2f", r), ">= " lim, verdict(r, ">=", lim))
 	}
+	# a ratio without a target: the reads of pmem.so in another interpreter
+	function info_row(what, pm, base) {
+		if (have(pm) && have(base))
+			line(what, frate(rate(pm)), frate(rate(base)) " Lua",
+			     sprintf("%.2f", rate(pm) / rate(base)), "(info)", "")
+	}
 	BEGIN { col = clock == "cpu" ? 4 : 3 }
 	/^skip / { skips[++ns] = $0; rawl[++nr] = $0; next }
 	/^#/ { notes[++nn] = $0; rawl[++nr] = $0; next }
@@ -99,6 +110,8 @@ table() {
 		printf "  %-30s %12s %14s %7s  %-7s %s\n", "measure", "pmlua", "baseline", "ratio", "target", "met"
 		ratio_row("t.k read", "pm_table_read", "lua_plain_read", "Lua", 0.25)
 		ratio_row("l[i] read", "pm_list_read", "lua_plain_list_read", "Lua", 0.25)
+		info_row("t.k read, C API path", "pm_table_read_api", "lua_plain_read_api")
+		info_row("l[i] read, C API path", "pm_list_read_api", "lua_plain_list_read_api")
 		ratio_row("t.k = v (atomic)", "pm_set1", "c_tx1", "C", 0.5)
 		ratio_row("l:append(v)", "pm_append", "c_append", "C", 0.5)
 		# growth: time of the last tenth of the appends over the first tenth
@@ -174,6 +187,10 @@ run_setting() {
 		PMEM_IS_PMEM_FORCE=$force "$PMLUA" bench/bench.lua "$dir" $largs >>"$out" 2>"$err"
 		rc=$?
 		[ $rc -eq 0 ] || echo "# pmlua bench.lua failed (exit $rc): $(tail -n 3 "$err" | tr '\n' ' ')" >>"$out"
+		# the reads again through the C API only, as pmem.so reads in lua5.4
+		PMLUA_API_READS=1 PMEM_IS_PMEM_FORCE=$force "$PMLUA" bench/bench.lua "$dir" \
+			only=read reps=$reps tag=_api >>"$out" 2>>"$err" ||
+			echo "# pmlua bench.lua (C API reads) failed" >>"$out"
 	else
 		echo "# $PMLUA not built: pmlua figures skipped" >>"$out"
 	fi

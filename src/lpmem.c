@@ -229,6 +229,7 @@ int lpm_proxy_gc(lua_State *L) {
   lpm_Proxy *px = lpm_toproxy(L, 1);
   if (px == NULL || px->obj == NULL) return 0;
   px->obj = NULL;
+  px->ic_epoch = 0;
   lpm_Pool *pool = px->pool;
   if (pool->core.pop == NULL) return 0;         /* closed: maps are gone */
   pml_MapSlot *s = pml_map_find(&pool->live, px->off);
@@ -246,6 +247,7 @@ static void hook_dropped(void *ud, uint64_t off) {
                   ? lpm_toproxy(L, -1) : NULL;
   if (px && px->obj) {                  /* dead now: no longer holds off */
     px->obj = NULL;
+    px->ic_epoch = 0;
     pml_MapSlot *s = pml_map_find(&pool->live, off);
     if (s && --s->val == 0) pml_map_del(&pool->live, off);
   }
@@ -854,9 +856,15 @@ int luaopen_pmem(lua_State *L) {
   lua_setfield(L, module, "FORMAT_VERSION");
   lua_pushliteral(L, PML_VERSION);
   lua_setfield(L, module, "VERSION");
+  lua_pushboolean(L, lpm_peek_on);              /* reads from Lua's stack */
+  lua_setfield(L, module, "_peek");
   open_pool_meta(L);
   lpm_open_types(L, module);
   run_lua_parts(L, module, module + 1);
+  lua_pushnil(L);                    /* the Lua parts keep them: users may not */
+  lua_setfield(L, module, "_meta");
+  lua_pushnil(L);
+  lua_setfield(L, module, "_methods");
   lua_settop(L, module);
   lua_pushvalue(L, module);
   lua_setfield(L, LUA_REGISTRYINDEX, "pmem.module");

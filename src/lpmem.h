@@ -12,4 +12,9 @@
    Exported from pmem.so although the build hides every other symbol. */
 __attribute__((visibility("default"))) int luaopen_pmem(lua_State *L);
 
+/* for a host that links Lua statically (pmlua): prove Lua's stack layout
+   and let the read paths take their arguments straight from the stack
+   (lpmem_peek.h); 1 if on. Without it reads go through the C API. */
+int lpm_peek_enable(lua_State *L);
+
 #endif

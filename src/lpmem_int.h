@@ -17,11 +17,18 @@
 #include "lua.h"
 #include "lauxlib.h"
 
+#include "lpmem_peek.h"
 #include "pml_cell.h"
 #include "pml_pool.h"
 
 #define LPM_POOL_MAGIC   0x706d6c50u     /* "Plmp" */
 #define LPM_PROXY_MAGIC  0x706d6c58u
+
+#if defined(__GNUC__)
+#define LPM_NOINLINE  __attribute__((noinline))   /* keeps fast paths lean */
+#else
+#define LPM_NOINLINE
+#endif
 
 #define LPM_POOL_MT  "pmem.pool"
 
@@ -41,21 +48,25 @@ typedef struct lpm_Pool {
 /*
 ** A proxy: the Lua face of one stored container. User values: 1 the pool
 ** userdata (kept alive), 2 the class table (objects), 3 the string key of
-** the inline cache (anchored there, so its address cannot be reused).
-** The inline cache remembers where the last string key read was found; a
-** hit still checks that the entry holds that key (its cell image) and a
-** value, so a stale cache can only miss.
+** the inline cache (anchored there, so its address cannot be reused; the
+** debug library can remove the anchor, and then a later string at that
+** address reads the old key's value: wrong, never unsafe).
+**
+** The inline cache of a table remembers the value cell of the last string
+** key read. It is exact while ic_epoch == pool->core.epoch: the core changes
+** the epoch before any pool memory changes, at rollback and at close, and
+** the binding zeroes ic_epoch (never a core epoch) when the proxy dies. So a
+** hit also proves the proxy alive and its pool open.
 */
 typedef struct lpm_Proxy {
   uint32_t magic;
-  uint32_t kind;        /* PML_TTABLE, ... */
+  uint32_t kind;          /* PML_TTABLE, ... */
   lpm_Pool *pool;
-  void *obj;            /* base + off; NULL if its creation was rolled back */
+  void *obj;              /* base + off; NULL if its creation was rolled back */
   uint64_t off;
-  const char *ic_key;   /* inline cache: Lua string (user value 3) */
-  pml_Cell ic_img;      /*   its key image */
-  uint64_t ic_body;     /*   table body it was found in */
-  uint64_t ic_idx;      /*   entry index there */
+  uint64_t ic_epoch;      /* inline cache: core epoch when filled; 0 empty */
+  const void *ic_key;     /*   lua_topointer of its key (user value 3) */
+  const pml_Cell *ic_val; /*   the key's value cell */
 } lpm_Proxy;
 
 #define LPM_PROXY_UV 3
@@ -71,13 +82,22 @@ typedef struct lpm_Copy {
 extern _Thread_local lpm_Pool *lpm_txpool;  /* pool whose transaction is open */
 
 lpm_Pool *lpm_checkpool(lua_State *L, int idx);
-/* the proxy at idx, if it is one (else NULL); never raises */
+/* the proxy at idx, if it is one (else NULL); never raises. The size check
+   keeps a light userdata or a smaller userdata from being read. */
 static inline lpm_Proxy *lpm_toproxy(lua_State *L, int idx) {
   lpm_Proxy *px = lua_touserdata(L, idx);
   if (px == NULL || lua_rawlen(L, idx) != sizeof *px || px->magic != LPM_PROXY_MAGIC)
     return NULL;
   return px;
 }
+
+/* lpm_peek_proxy -- the proxy in stack slot a (lpmem_peek.h), if it holds
+   one (else NULL): the same checks as lpm_toproxy, on the userdata's header */
+static inline lpm_Proxy *lpm_peek_proxy(const lpm_Slot *a) {
+  lpm_Proxy *px = lpm_peek_udata(a, sizeof(lpm_Proxy), LPM_PROXY_UV);
+  return px != NULL && px->magic == LPM_PROXY_MAGIC ? px : NULL;
+}
+
 /* the proxy at idx, alive and its pool open: raises otherwise */
 lpm_Proxy *lpm_checkproxy(lua_State *L, int idx);
 /* a proxy of a pool that may be written now */

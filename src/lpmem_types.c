@@ -19,6 +19,10 @@ const char *lpm_kindname(unsigned kind) {
          ? kindnames[kind] : "?";
 }
 
+/* registry keys of the method tables of the kinds whose __index is a
+   function (the function looks them up after the keys) */
+static const char kindmethods[sizeof kindnames / sizeof *kindnames];
+
 int lpm_newmeta(lua_State *L, unsigned kind) {
   return lua_rawgetp(L, LUA_REGISTRYINDEX, &kindnames[kind]);
 }
@@ -29,12 +33,29 @@ int lpm_newmeta(lua_State *L, unsigned kind) {
 #define TABLE(px)   ((pml_Table *)(px)->obj)
 #define LIST(px)    ((pml_List *)(px)->obj)
 
-/* alive -- the hot-path check: a proxy, of an open pool, not rolled back */
-static inline lpm_Proxy *alive(lua_State *L, int idx) {
+/* kinds by the layout of their object (kinds are below 8: pml_container_ok
+   admits no other). A metamethod or iterator may be handed a proxy of
+   another kind (an iterator called by hand, debug.getmetatable): it must
+   check the layout before reading the object. */
+#define TABLE_KINDS  ((1u << PML_TTABLE) | (1u << PML_TOBJECT) | (1u << PML_TSET))
+#define LIST_KINDS   ((1u << PML_TLIST) | (1u << PML_TTUPLE))
+#define ANY_KIND     (TABLE_KINDS | LIST_KINDS)
+#define HAS_KIND(px, kinds)  (((1u << (px)->kind) & (kinds)) != 0)
+
+/* checkkind -- px, if its kind is one of kinds; raises otherwise */
+static lpm_Proxy *checkkind(lua_State *L, int idx, lpm_Proxy *px, unsigned kinds) {
+  if (!HAS_KIND(px, kinds))
+    luaL_typeerror(L, idx, kinds == LIST_KINDS ? "pmem list" : "pmem table");
+  return px;
+}
+
+/* alive -- the hot-path check: a proxy of one of kinds, of an open pool,
+   not rolled back */
+static inline lpm_Proxy *alive(lua_State *L, int idx, unsigned kinds) {
   lpm_Proxy *px = lpm_toproxy(L, idx);
   if (px == NULL || px->obj == NULL || px->pool->core.pop == NULL)
-    return lpm_checkproxy(L, idx);              /* raises the right error */
-  return px;
+    px = lpm_checkproxy(L, idx);                /* raises the right error */
+  return checkkind(L, idx, px, kinds);
 }
 
 /* readkey -- key at idx for a read of px; 0 if it cannot be stored there */
@@ -98,7 +119,7 @@ static lua_Integer border(lpm_Proxy *px) {
 
 /* table_next -- next(t, k) over the live entries in insertion order */
 static int table_next_(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1);
+  lpm_Proxy *px = alive(L, 1, TABLE_KINDS);
   pml_Entry *e;
   int st;
   if (lua_isnoneornil(L, 2)) {
@@ -118,7 +139,7 @@ static int table_next_(lua_State *L) {
 static int table_next(lua_State *L) { return lpm_guard(L, table_next_); }
 
 static int table_pairs(lua_State *L) {
-  alive(L, 1);
+  alive(L, 1, TABLE_KINDS);
   lua_pushcfunction(L, table_next);
   lua_pushvalue(L, 1);
   lua_pushnil(L);
@@ -129,58 +150,71 @@ static int table_pairs(lua_State *L) {
 
 /* {====================================================== tables */
 
-/* ic_get -- the live entry the inline cache says holds string key s */
-static pml_Entry *ic_get(lpm_Proxy *px, const char *s) {
-  const pml_Table *t = TABLE(px);
-  if (s != px->ic_key || px->ic_body != t->body || px->ic_idx >= t->used) return NULL;
-  pml_Entry *e = &pml_tbody_entries(pml_ptr(CORE(px), t->body), t->cap)[px->ic_idx];
-  uint64_t a[2], b[2];
-  memcpy(a, &e->key, sizeof a);
-  memcpy(b, &px->ic_img, sizeof b);
-  return (a[0] == b[0] && a[1] == b[1] && e->val.tag != PML_CNIL) ? e : NULL;
-}
-
-/* ic_set -- remember where short string key k (at stack idx) was found */
-static void ic_set(lua_State *L, lpm_Proxy *px, int idx, const pml_Val *k,
-                   const pml_Entry *e) {
-  const pml_Table *t = TABLE(px);
+/* ic_set -- remember the value cell e of the string key at stack idx */
+static void ic_set(lua_State *L, lpm_Proxy *px, int idx, pml_Entry *e) {
   lua_pushvalue(L, idx);
-  lua_setiuservalue(L, 1, 3);
-  px->ic_key = k->s;
-  px->ic_img = k->img;
-  px->ic_body = t->body;
-  px->ic_idx = (uint64_t)(e - pml_tbody_entries(pml_ptr(CORE(px), t->body), t->cap));
+  lua_setiuservalue(L, 1, 3);             /* anchors the string */
+  px->ic_key = lua_topointer(L, idx);
+  px->ic_val = &e->val;
+  px->ic_epoch = px->pool->core.epoch;
 }
 
-/* table_index -- t[k]; string keys go through the inline cache */
-static int table_index(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1);
+/* table_index_miss -- t[k] without the inline cache; fills it for a
+   string key found with a value */
+static LPM_NOINLINE int table_index_miss(lua_State *L) {
+  lpm_Proxy *px = alive(L, 1, TABLE_KINDS);
   if (lua_type(L, 2) != LUA_TSTRING) {
     getkey(L, px, 2);
     return 1;
   }
   size_t n;
   const char *s = lua_tolstring(L, 2, &n);
-  pml_Entry *e = ic_get(px, s);
-  if (e == NULL) {
-    pml_Val k;
-    pml_val_str(&k, s, n);
-    e = pml_table_find(CORE(px), TABLE(px), &k, pml_val_hash(&k));
-    if (e && e->val.tag != PML_CNIL && k.tag == PML_CSSTR) ic_set(L, px, 2, &k, e);
+  pml_Val k;
+  pml_val_str(&k, s, n);
+  pml_Entry *e = pml_table_find(CORE(px), TABLE(px), &k, pml_val_hash(&k));
+  if (e == NULL || e->val.tag == PML_CNIL) {
+    lua_pushnil(L);
+    return 1;
   }
-  if (e) lpm_pushcell(L, px->pool, &e->val);
-  else lua_pushnil(L);
+  ic_set(L, px, 2, e);
+  lpm_pushcell(L, px->pool, &e->val);
   return 1;
 }
 
+/*
+** table_index -- t[k]. A hit of the inline cache needs two compares: the
+** epoch (nothing changed, see lpm_Proxy) and the key's identity. Only a
+** string is anchored as ic_key, and no other Lua value has its address
+** (through the C API, a light userdata forged by C to hold it would read
+** that string's value; read from the stack, its tag tells it apart).
+*/
+static int table_index(lua_State *L) {
+  lpm_Proxy *px;
+  const void *key;
+  if (lpm_peek_on) {
+    const lpm_Slot *a = lpm_peek_func(L);
+    if (lpm_peek_top(L) != a + 3 || (px = lpm_peek_proxy(&a[1])) == NULL)
+      return table_index_miss(L);
+    key = (a[2].tt & LPM_COLLECTABLE) ? a[2].v.p : NULL;
+  } else {
+    if ((px = lpm_toproxy(L, 1)) == NULL) return table_index_miss(L);
+    key = lua_topointer(L, 2);
+  }
+  if (px->ic_epoch == px->pool->core.epoch && key == px->ic_key) {
+    lpm_pushcell(L, px->pool, px->ic_val);
+    return 1;
+  }
+  return table_index_miss(L);
+}
+
 static int table_newindex_(lua_State *L) {
-  setkey(L, lpm_checkwrite(L, 1), 2, 3);
+  setkey(L, checkkind(L, 1, lpm_checkwrite(L, 1), TABLE_KINDS), 2, 3);
   return 0;
 }
 static int table_newindex(lua_State *L) { return lpm_guard(L, table_newindex_); }
 
 static int table_len(lua_State *L) {
-  lua_pushinteger(L, border(alive(L, 1)));
+  lua_pushinteger(L, border(alive(L, 1, TABLE_KINDS)));
   return 1;
 }
 
@@ -208,7 +242,7 @@ static void push_vattrs(lua_State *L, lpm_Proxy *px) {
 }
 
 static int object_index(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1);
+  lpm_Proxy *px = alive(L, 1, TABLE_KINDS);
   if (lua_type(L, 2) == LUA_TSTRING) {
     if (isvolatile(L, 2)) {
       push_vattrs(L, px);
@@ -231,7 +265,7 @@ static int object_index(lua_State *L) {
 
 static int object_newindex_(lua_State *L) {
   if (isvolatile(L, 2)) {
-    push_vattrs(L, alive(L, 1));
+    push_vattrs(L, alive(L, 1, TABLE_KINDS));
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 3);
     lua_rawset(L, -3);
@@ -239,7 +273,7 @@ static int object_newindex_(lua_State *L) {
   }
   if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "_p_pool") == 0)
     return luaL_error(L, "cannot set '_p_pool' of an object");
-  setkey(L, lpm_checkwrite(L, 1), 2, 3);
+  setkey(L, checkkind(L, 1, lpm_checkwrite(L, 1), TABLE_KINDS), 2, 3);
   return 0;
 }
 static int object_newindex(lua_State *L) { return lpm_guard(L, object_newindex_); }
@@ -255,8 +289,9 @@ static int position(lua_State *L, int idx, lua_Integer *i) {
   return ok && lua_type(L, idx) == LUA_TNUMBER;
 }
 
-static int list_index(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1);
+/* list_index_miss -- l[k] for any k: items, then methods */
+static LPM_NOINLINE int list_index_miss(lua_State *L) {
+  lpm_Proxy *px = alive(L, 1, LIST_KINDS);
   lua_Integer i;
   if (position(L, 2, &i)) {
     pml_List *l = LIST(px);
@@ -266,9 +301,38 @@ static int list_index(lua_State *L) {
       lua_pushnil(L);
     return 1;
   }
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kindmethods[px->kind]) != LUA_TTABLE)
+    return luaL_error(L, "pmem: the methods of %s are gone from the registry",
+                      lpm_kindname(px->kind));
   lua_pushvalue(L, 2);
-  lua_rawget(L, lua_upvalueindex(1));            /* methods */
+  lua_rawget(L, -2);
   return 1;
+}
+
+/* list_index -- l[i]; the fast path takes a live proxy and an integer
+   position in 1..#l */
+static int list_index(lua_State *L) {
+  lpm_Proxy *px;
+  lua_Integer i;
+  if (lpm_peek_on) {
+    const lpm_Slot *a = lpm_peek_func(L);
+    if (lpm_peek_top(L) != a + 3 || (px = lpm_peek_proxy(&a[1])) == NULL ||
+        a[2].tt != LPM_TAG_INT)
+      return list_index_miss(L);
+    i = a[2].v.i;
+  } else {
+    if ((px = lpm_toproxy(L, 1)) == NULL || !lua_isinteger(L, 2))
+      return list_index_miss(L);
+    i = lua_tointegerx(L, 2, NULL);
+  }
+  if (HAS_KIND(px, LIST_KINDS) && px->obj != NULL && px->pool->core.pop != NULL) {
+    const pml_List *l = LIST(px);
+    if ((lua_Unsigned)i - 1 < l->len) {
+      lpm_pushcell(L, px->pool, &pml_list_items(CORE(px), l)[i - 1]);
+      return 1;
+    }
+  }
+  return list_index_miss(L);
 }
 
 /* checklist -- a list (not a tuple) that may be written now */
@@ -322,12 +386,12 @@ static int list_newindex_(lua_State *L) {
 static int list_newindex(lua_State *L) { return lpm_guard(L, list_newindex_); }
 
 static int list_len(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)LIST(alive(L, 1))->len);
+  lua_pushinteger(L, (lua_Integer)LIST(alive(L, 1, LIST_KINDS))->len);
   return 1;
 }
 
 static int list_inext(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1);
+  lpm_Proxy *px = alive(L, 1, LIST_KINDS);
   lua_Integer i = luaL_checkinteger(L, 2) + 1;
   pml_List *l = LIST(px);
   if (i < 1 || (lua_Unsigned)i > l->len) { lua_pushnil(L); return 1; }
@@ -340,7 +404,7 @@ static int list_inext(lua_State *L) {
    only tables): insertion order for tables, objects and sets, positions
    for lists and tuples */
 static int pm_next(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1);
+  lpm_Proxy *px = alive(L, 1, ANY_KIND);
   if (px->kind != PML_TLIST && px->kind != PML_TTUPLE) return table_next(L);
   lua_settop(L, 2);
   if (lua_isnil(L, 2)) {
@@ -351,7 +415,7 @@ static int pm_next(lua_State *L) {
 }
 
 static int list_pairs(lua_State *L) {
-  alive(L, 1);
+  alive(L, 1, LIST_KINDS);
   lua_pushcfunction(L, list_inext);
   lua_pushvalue(L, 1);
   lua_pushinteger(L, 0);
@@ -415,7 +479,7 @@ static int list_clear_(lua_State *L) {
 static int list_clear(lua_State *L) { return lpm_guard(L, list_clear_); }
 
 static int tuple_newindex_(lua_State *L) {
-  alive(L, 1);
+  alive(L, 1, LIST_KINDS);
   return luaL_error(L, "a tuple is immutable");
 }
 static int tuple_newindex(lua_State *L) { return lpm_guard(L, tuple_newindex_); }
@@ -425,7 +489,7 @@ static int tuple_newindex(lua_State *L) { return lpm_guard(L, tuple_newindex_); 
 /* {====================================================== sets */
 
 static lpm_Proxy *checkset(lua_State *L, int idx) {
-  lpm_Proxy *px = alive(L, idx);
+  lpm_Proxy *px = alive(L, idx, TABLE_KINDS);
   if (px->kind != PML_TSET) luaL_typeerror(L, idx, "pmem set");
   return px;
 }
@@ -512,13 +576,15 @@ static const luaL_Reg set_methods[] = {
 
 /*
 ** newmeta -- the metatable of kind, registered under &kindnames[kind];
-** methods (if any) become the upvalue of __index, and module._meta[name]
-** and module._methods[name] expose both to the Lua layer.
+** with an __index function, methods (if any) are registered under
+** &kindmethods[kind]; module._meta[name] and module._methods[name] expose
+** both to the Lua layer. The metatable's hash part has room to spare, so
+** that the lookup of __index on every read seldom walks a collision chain.
 */
 static void newmeta(lua_State *L, int module, unsigned kind, const luaL_Reg *meta,
                     const luaL_Reg *methods, lua_CFunction index) {
   const char *name = lpm_kindname(kind);
-  lua_newtable(L);
+  lua_createtable(L, 0, 32);
   luaL_setfuncs(L, meta, 0);
   lua_pushfstring(L, "pmem.%s", name);
   lua_pushvalue(L, -1);
@@ -528,7 +594,8 @@ static void newmeta(lua_State *L, int module, unsigned kind, const luaL_Reg *met
   if (methods) luaL_setfuncs(L, methods, 0);
   if (index) {                          /* keys first, then methods */
     lua_pushvalue(L, -1);
-    lua_pushcclosure(L, index, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kindmethods[kind]);
+    lua_pushcfunction(L, index);
     lua_setfield(L, -3, "__index");
   } else if (methods) {                 /* methods only */
     lua_pushvalue(L, -1);

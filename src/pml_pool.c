@@ -40,6 +40,7 @@ void pml_pool_init(pml_Pool *p, const pml_Hooks *hooks, void *hookud) {
   pml_map_init(&p->suspects);
   p->hooks = hooks;
   p->hookud = hookud;
+  p->epoch = 1;
 }
 
 /*
@@ -253,6 +254,7 @@ void pml_pool_close(pml_Pool *p, int clean) {
     pmemobj_persist(p->pop, &p->root->state, sizeof p->root->state);
   }
   pmemobj_close(p->pop);
+  p->epoch++;
   p->pop = NULL;
   p->base = NULL;
   p->root = NULL;

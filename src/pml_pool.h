@@ -45,6 +45,11 @@ typedef struct pml_Pool {
   int readonly;
   int unclean;              /* the previous run did not close the pool */
   int intx;                 /* a libpmemobj transaction is open */
+  uint64_t epoch;           /* never 0; changes before any change made in a
+                               transaction (every snapshot, fresh range,
+                               allocation, free), at every rollback and at
+                               close: what a reader learned of the pool's
+                               objects at epoch e holds while epoch == e */
   pml_Map txnew;            /* containers allocated in the open transaction */
   pml_Map txlen;            /* list -> its len when the transaction began
                                (cells at or past it need no snapshot) */

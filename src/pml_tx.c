@@ -49,6 +49,7 @@ void pml_tx_abort(pml_Pool *p) {
   if (!p->intx) return;
   if (pmemobj_tx_stage() == TX_STAGE_WORK) pmemobj_tx_abort(ECANCELED);
   pmemobj_tx_end();
+  p->epoch++;                                   /* the undo log restored data */
   p->intx = 0;
   forget_new(p);
 }
@@ -60,6 +61,7 @@ int pml_tx_commit(pml_Pool *p) {
   int e = pmemobj_tx_end();
   p->intx = 0;
   if (!committed) {
+    p->epoch++;
     forget_new(p);
     return status(p, e ? e : ECANCELED);
   }
@@ -69,15 +71,18 @@ int pml_tx_commit(pml_Pool *p) {
 }
 
 int pml_tx_snap(pml_Pool *p, void *ptr, size_t n) {
+  p->epoch++;
   return status(p, pmemobj_tx_add_range_direct(ptr, n));
 }
 
 int pml_tx_fresh(pml_Pool *p, void *ptr, size_t n) {
+  p->epoch++;
   return status(p, pmemobj_tx_xadd_range_direct(ptr, n,
                 POBJ_XADD_NO_SNAPSHOT | POBJ_XADD_ASSUME_INITIALIZED));
 }
 
 uint64_t pml_tx_alloc(pml_Pool *p, size_t n, unsigned type, int zero, int *st) {
+  p->epoch++;
   PMEMoid oid = pmemobj_tx_xalloc(n, type, zero ? POBJ_XALLOC_ZERO : 0);
   if (OID_IS_NULL(oid)) {
     *st = status(p, errno ? errno : ENOMEM);
@@ -89,6 +94,7 @@ uint64_t pml_tx_alloc(pml_Pool *p, size_t n, unsigned type, int zero, int *st) {
 
 int pml_tx_free(pml_Pool *p, uint64_t off) {
   PMEMoid oid = { p->uuid_lo, off };
+  p->epoch++;
   return status(p, pmemobj_tx_free(oid));
 }
 

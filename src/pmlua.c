@@ -489,9 +489,16 @@ static void repl_run (lua_State *L) {
 ** =======================================================================
 */
 
-/* host_pmem -- preload the pmem module and require it into global 'pmem' */
+/*
+** host_pmem -- preload the pmem module and require it into global 'pmem'.
+** Lua is linked in statically, so the module may read its arguments
+** straight from Lua's stack once proved (lpm_peek_enable); PMLUA_API_READS
+** set in the environment keeps every read on the C API.
+*/
 static int host_pmem (lua_State *L) {
   int status;
+  if (getenv("PMLUA_API_READS") == NULL)
+    lpm_peek_enable(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_pmem);
   lua_setfield(L, -2, "pmem");
