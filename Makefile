@@ -23,8 +23,8 @@ LDFLAGS  += -L$(VROOT)/usr/lib/$(MULTI) -Wl,-rpath,$(VROOT)/usr/lib/$(MULTI)
 LIBLUA_A  = $(firstword $(wildcard /usr/lib/$(MULTI)/liblua5.4.a $(VROOT)/usr/lib/$(MULTI)/liblua5.4.a) \
             /usr/lib/$(MULTI)/liblua5.4.a)
 
-CORE     := pml_map pml_pool pml_tx pml_cell pml_table pml_list pml_gc
-BIND     := lpmem lpmem_types lpmem_peek
+CORE     := pml_map pml_heap pml_fault pml_pool pml_tx pml_cell pml_table pml_list pml_gc
+BIND     := lpmem lpmem_types lpmem_peek lpmem_audit
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
 DEPSTAMP := $(B)/.deps

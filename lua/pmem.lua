@@ -101,6 +101,24 @@ function methods.list.extend(l, src)
   poolof(l):transaction(each, src, function(v) l:append(v) end)
 end
 
+-- atomic -- the table library's function f, made one atomic change when
+-- it works on a persistent list (a failing call changes nothing): the
+-- library shifts items one assignment at a time, and an error half-way
+-- (say, table.insert(l, 1, nil)) would leave the list half-shifted
+local function atomic(f, dst)
+  return function(t, ...)
+    local l = t
+    if dst then l = select(dst - 1, ...) or t end
+    if type(l) == "userdata" and pmtype(l) == "list" then
+      return poolof(l):transaction(f, t, ...)
+    end
+    return f(t, ...)
+  end
+end
+
+table.insert, table.remove = atomic(table.insert), atomic(table.remove)
+table.sort, table.move = atomic(table.sort), atomic(table.move, 5)
+
 -- }============================================
 
 -- {============================================ sets

@@ -19,9 +19,30 @@ _Thread_local lpm_Pool *lpm_txpool;
 
 /* {====================================================== errors */
 
+/* usage -- count the pool's allocations and their bytes (a failure path) */
+typedef struct Usage { uint64_t bytes, n; } Usage;
+static int count_block(void *ud, const pml_Block *b) {
+  Usage *u = ud;
+  u->bytes += b->usable;
+  u->n++;
+  return 0;
+}
+
+/* full -- "pool is full", with the pool's path, size and use, and a way on */
+static const char *full(lpm_Pool *pool) {
+  Usage u = { 0, 0 };
+  pml_heap_walk(&pool->core.heap, count_block, &u);
+  snprintf(pool->core.err, sizeof pool->core.err,
+           "%.300s: pool is full (a %.1f MiB file, %.1f MiB used by %llu allocations); "
+           "the change was rolled back: delete data you no longer need, or copy the "
+           "data into a larger pool", pool->path, pool->core.size / 1048576.0,
+           u.bytes / 1048576.0, (unsigned long long)u.n);
+  return pool->core.err;
+}
+
 static const char *message(lpm_Pool *pool, int st) {
   switch (st) {
-    case PML_EFULL: return "pool is full (out of room); the change was rolled back";
+    case PML_EFULL: return full(pool);
     case PML_ENOMEM: return "not enough memory";
     case PML_EKEY: return "invalid key to 'next'";
     case PML_EINDEX: return "position out of bounds";
@@ -47,7 +68,7 @@ static void abort_tx(lpm_Pool *pool, lua_State *L) {
 }
 
 void lpm_check_writable(lua_State *L, lpm_Pool *pool) {
-  if (pool->core.pop == NULL) luaL_error(L, "pool is closed");
+  if (!pml_isopen(&pool->core)) luaL_error(L, "pool is closed");
   if (pool->core.readonly) luaL_error(L, "pool is read-only");
   if (lpm_txpool != NULL && lpm_txpool != pool) {
     lpm_Pool *other = lpm_txpool;
@@ -114,10 +135,10 @@ void lpm_end(lua_State *L, lpm_Pool *pool, int st) {
 
 lpm_Proxy *lpm_checkproxy(lua_State *L, int idx) {
   lpm_Proxy *px = lpm_toproxy(L, idx);
-  if ((px == NULL || px->pool->core.pop == NULL || px->obj == NULL) && lpm_txpool)
+  if ((px == NULL || !pml_isopen(&px->pool->core) || px->obj == NULL) && lpm_txpool)
     abort_tx(lpm_txpool, L);            /* a failed pool operation aborts it */
   if (px == NULL) luaL_typeerror(L, idx, "persistent value");
-  if (px->pool->core.pop == NULL) luaL_error(L, "pool is closed");
+  if (!pml_isopen(&px->pool->core)) luaL_error(L, "pool is closed");
   if (px->obj == NULL)
     luaL_error(L, "persistent value no longer exists (its creation was rolled back, "
                "or a finalizer brought back a collected proxy)");
@@ -194,7 +215,7 @@ void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off) {
 }
 
 void lpm_pushcell_slow(lua_State *L, lpm_Pool *pool, const pml_Cell *c) {
-  if (pool->core.pop == NULL) luaL_error(L, "pool is closed");  /* Lua ran */
+  if (!pml_isopen(&pool->core)) luaL_error(L, "pool is closed");  /* Lua ran */
   switch (c->tag) {
     case PML_CFALSE: lua_pushboolean(L, 0); break;
     case PML_CTRUE: lua_pushboolean(L, 1); break;
@@ -231,7 +252,7 @@ int lpm_proxy_gc(lua_State *L) {
   px->obj = NULL;
   px->ic_epoch = 0;
   lpm_Pool *pool = px->pool;
-  if (pool->core.pop == NULL) return 0;         /* closed: maps are gone */
+  if (!pml_isopen(&pool->core)) return 0;         /* closed: maps are gone */
   pml_MapSlot *s = pml_map_find(&pool->live, px->off);
   if (s && --s->val == 0) pml_map_del(&pool->live, px->off);
   return 0;
@@ -451,7 +472,7 @@ lpm_Pool *lpm_checkpool(lua_State *L, int idx) {
 /* checkopen -- an open pool (a failure aborts an open transaction) */
 static lpm_Pool *checkopen(lua_State *L, int idx) {
   lpm_Pool *pool = lpm_checkpool(L, idx);
-  if (pool->core.pop == NULL) {
+  if (!pml_isopen(&pool->core)) {
     if (lpm_txpool) abort_tx(lpm_txpool, L);
     luaL_error(L, "pool is closed");
   }
@@ -470,7 +491,7 @@ static void unref_tables(lua_State *L, lpm_Pool *pool) {
 ** the pool is left marked open, so the next open collects in full.
 */
 static void do_close(lua_State *L, lpm_Pool *pool) {
-  if (pool->core.pop == NULL) return;
+  if (!pml_isopen(&pool->core)) return;
   pool->L = L;
   if (pool->core.intx) abort_tx(pool, L);
   if (lpm_txpool == pool) lpm_txpool = NULL;
@@ -491,7 +512,7 @@ static void do_close(lua_State *L, lpm_Pool *pool) {
 
 static int pool_close(lua_State *L) {
   lpm_Pool *pool = lpm_checkpool(L, 1);
-  if (pool->txdepth > 0 && pool->core.pop != NULL) {
+  if (pool->txdepth > 0 && pml_isopen(&pool->core)) {
     abort_tx(pool, L);                  /* a failed pool operation aborts it */
     return luaL_error(L, "cannot close a pool inside its transaction");
   }
@@ -512,7 +533,7 @@ static int pool_collect_(lua_State *L) {
   if (pool->core.readonly) return luaL_error(L, "pool is read-only");
   if (lpm_txpool != NULL) return luaL_error(L, "cannot collect inside a transaction");
   lua_gc(L, LUA_GCCOLLECT);               /* forget proxies no one holds */
-  if (pool->core.pop == NULL) return luaL_error(L, "pool is closed");  /* a finalizer */
+  if (!pml_isopen(&pool->core)) return luaL_error(L, "pool is closed");  /* a finalizer */
   pool->L = L;
   pml_GcStats s;
   int st = pml_gc_collect(&pool->core, 1, &s);
@@ -520,11 +541,13 @@ static int pool_collect_(lua_State *L) {
     pool->core.unclean = 1;             /* half done: close collects in full */
     return lpm_raise(L, pool, st);
   }
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 3);
   lua_pushinteger(L, (lua_Integer)s.live);
   lua_setfield(L, -2, "live");
   lua_pushinteger(L, (lua_Integer)s.collected);
   lua_setfield(L, -2, "collected");
+  lua_pushinteger(L, (lua_Integer)s.damaged);
+  lua_setfield(L, -2, "damaged");
   return 1;
 }
 static int pool_collect(lua_State *L) { return lpm_guard(L, pool_collect_); }
@@ -555,7 +578,7 @@ static int pool_transaction(lua_State *L) {
   pool->txdepth++;
   int status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
   if (pool->txdepth > 0) pool->txdepth--;
-  if (pool->core.pop == NULL) {          /* closed by os.exit(.., true) & co */
+  if (!pml_isopen(&pool->core)) {          /* closed by os.exit(.., true) & co */
     if (outer) lpm_txpool = NULL;
     if (status != LUA_OK) return lua_error(L);
     return luaL_error(L, "pool was closed inside its transaction (rolled back)");
@@ -614,7 +637,7 @@ static int pool_tostring(lua_State *L) {
   lpm_Pool *pool = lpm_checkpool(L, 1);
   lua_getiuservalue(L, 1, 1);
   lua_pushfstring(L, "pmem.pool (%s)%s", lua_tostring(L, -1),
-                  pool->core.pop ? (pool->core.readonly ? " read-only" : "") : " closed");
+                  pml_isopen(&pool->core) ? (pool->core.readonly ? " read-only" : "") : " closed");
   return 1;
 }
 
@@ -710,6 +733,10 @@ static int pm_open(lua_State *L) {
     return luaL_error(L, "pool size %I is below the minimum (pmem.MIN_POOL_SIZE = %I)",
                       size, (lua_Integer)PML_MIN_POOL_SIZE);
   lua_Integer mode = luaL_optinteger(L, 4, 0666);
+  if (mode < 0 || mode > 0777)
+    return luaL_argerror(L, 4, lua_pushfstring(L, "mode %I is not permission bits "
+                         "(0 to 511, octal 0777; Lua has no octal literals: write "
+                         "tonumber(\"644\", 8), which is 420)", mode));
   /* the userdata exists (closed) before the pool does: an error later
      leaves nothing half-open */
   lpm_Pool *pool = lua_newuserdatauv(L, sizeof *pool, 1);
@@ -722,6 +749,7 @@ static int pm_open(lua_State *L) {
   luaL_setmetatable(L, LPM_POOL_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
+  pool->path = path;                            /* anchored there */
   lua_newtable(L);                                      /* proxy cache */
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "v");
@@ -775,7 +803,7 @@ static int pm_poolof(lua_State *L) {
 /* pmem._alive(v) -- may v be used (pool open, not rolled back)? */
 static int pm_alive(lua_State *L) {
   lpm_Proxy *px = lpm_toproxy(L, 1);
-  lua_pushboolean(L, px && px->obj && px->pool->core.pop);
+  lua_pushboolean(L, px && px->obj && pml_isopen(&px->pool->core));
   return 1;
 }
 
@@ -810,6 +838,7 @@ static const luaL_Reg module_funcs[] = {
   {"_poolof", pm_poolof},
   {"_alive", pm_alive},
   {"_class", pm_class},
+  {"_audit", lpm_audit},
   {NULL, NULL}
 };
 

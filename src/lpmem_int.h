@@ -42,6 +42,7 @@ typedef struct lpm_Pool {
   size_t gc_pace;       /* suspects that trigger an automatic collection */
   pml_Map live;         /* off -> proxies not yet finalized: "held by Lua" */
   lua_State *L;         /* the thread calling in, for the core's hooks */
+  const char *path;     /* as given to pmem.open (anchored: user value 1) */
   pml_Pool core;
 } lpm_Pool;
 
@@ -139,6 +140,9 @@ static inline void lpm_pushcell(lua_State *L, lpm_Pool *pool, const pml_Cell *c)
 void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off);
 /* __gc of proxies */
 int lpm_proxy_gc(lua_State *L);
+
+/* -- lpmem_audit.c -- */
+int lpm_audit(lua_State *L);                   /* pmem._audit(pool) */
 
 /* -- lpmem_types.c -- */
 void lpm_open_types(lua_State *L, int module);

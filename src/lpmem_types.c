@@ -53,7 +53,7 @@ static lpm_Proxy *checkkind(lua_State *L, int idx, lpm_Proxy *px, unsigned kinds
    not rolled back */
 static inline lpm_Proxy *alive(lua_State *L, int idx, unsigned kinds) {
   lpm_Proxy *px = lpm_toproxy(L, idx);
-  if (px == NULL || px->obj == NULL || px->pool->core.pop == NULL)
+  if (px == NULL || px->obj == NULL || !pml_isopen(&px->pool->core))
     px = lpm_checkproxy(L, idx);                /* raises the right error */
   return checkkind(L, idx, px, kinds);
 }
@@ -325,7 +325,7 @@ static int list_index(lua_State *L) {
       return list_index_miss(L);
     i = lua_tointegerx(L, 2, NULL);
   }
-  if (HAS_KIND(px, LIST_KINDS) && px->obj != NULL && px->pool->core.pop != NULL) {
+  if (HAS_KIND(px, LIST_KINDS) && px->obj != NULL && pml_isopen(&px->pool->core)) {
     const pml_List *l = LIST(px);
     if ((lua_Unsigned)i - 1 < l->len) {
       lpm_pushcell(L, px->pool, &pml_list_items(CORE(px), l)[i - 1]);

@@ -75,9 +75,22 @@ uint64_t pml_val_hash(const pml_Val *k) {
 }
 
 pml_Str *pml_str(pml_Pool *p, uint64_t off) {
-  if (!pml_inpool(p, off, sizeof(pml_Str))) return NULL;
+  pml_Block b;
+  if (!pml_tx_block(p, off, &b) || b.type != PML_TSTR || b.usable < sizeof(pml_Str))
+    return NULL;
   pml_Str *s = pml_ptr(p, off);
-  return pml_inpool(p, off, sizeof(pml_Str) + s->len + 1) ? s : NULL;
+  return s->len < b.usable - sizeof(pml_Str) ? s : NULL;     /* room for NUL */
+}
+
+int pml_container_at(pml_Pool *p, uint64_t off) {
+  pml_Block b;
+  if (!pml_tx_block(p, off, &b) || b.usable < sizeof(pml_Hdr)) return 0;
+  switch (b.type) {
+    case PML_TTABLE: case PML_TLIST: case PML_TOBJECT: case PML_TTUPLE: case PML_TSET:
+      return pml_hdr(p, off)->kind == b.type;
+    default:
+      return 0;
+  }
 }
 
 uint64_t pml_cell_hash(pml_Pool *p, const pml_Cell *c) {
@@ -156,10 +169,9 @@ static int encode(pml_Pool *p, pml_Cell *dst, const pml_Val *v) {
 
 int pml_cell_release(pml_Pool *p, const pml_Cell *c) {
   if (c->tag == PML_CLSTR)
-    return pml_str(p, c->u.off) ? pml_tx_free(p, c->u.off) : PML_EDAMAGED;
+    return pml_str(p, c->u.off) ? pml_tx_free(p, c->u.off, PML_TSTR) : PML_EDAMAGED;
   if (c->tag == PML_CREF)
-    return pml_inpool(p, c->u.off, sizeof(pml_Hdr)) ? pml_ref_dec(p, c->u.off)
-                                                    : PML_EDAMAGED;
+    return pml_container_at(p, c->u.off) ? pml_ref_dec(p, c->u.off) : PML_EDAMAGED;
   return PML_OK;
 }
 

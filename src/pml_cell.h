@@ -49,8 +49,10 @@ int pml_cell_set(pml_Pool *p, pml_Cell *dst, const pml_Val *v);
 /* give up what c holds: free its long string, drop its reference */
 int pml_cell_release(pml_Pool *p, const pml_Cell *c);
 
-/* the long string at off, or NULL if it does not fit in the pool */
+/* the long string at off, or NULL unless a live string allocation holds it */
 pml_Str *pml_str(pml_Pool *p, uint64_t off);
+/* is off a live container whose header's kind is its allocation's type? */
+int pml_container_at(pml_Pool *p, uint64_t off);
 /* string bytes of a PML_CSSTR / PML_CLSTR cell; NULL if damaged */
 const char *pml_cell_str(pml_Pool *p, const pml_Cell *c, size_t *len);
 

@@ -50,41 +50,68 @@ static int table_ok(pml_Pool *p, const pml_Table *t) {
   if (t->body == 0) return t->cap == 0 && t->used == 0 && t->count == 0;
   return t->cap > 0 && (t->cap & (t->cap - 1)) == 0 && t->cap <= ((uint64_t)1 << 31) &&
          t->used <= t->cap && t->count <= t->used &&
-         pml_inpool(p, t->body, pml_tbody_size(t->cap));
+         pml_tx_live(p, t->body, PML_TTBODY, pml_tbody_size(t->cap));
 }
 
 static int list_ok(pml_Pool *p, const pml_List *l) {
   if (l->items == 0) return l->cap == 0 && l->len == 0;
   return l->len <= l->cap && l->cap <= ((uint64_t)1 << 40) &&
-         pml_inpool(p, l->items, l->cap * sizeof(pml_Cell));
+         pml_tx_live(p, l->items, PML_TLITEMS, l->cap * sizeof(pml_Cell));
 }
 
 int pml_container_ok(pml_Pool *p, uint64_t off) {
-  if (!pml_inpool(p, off, sizeof(pml_Hdr))) return 0;
-  switch (pml_hdr(p, off)->kind) {
+  pml_Block b;
+  if (!pml_container_at(p, off) || !pml_tx_block(p, off, &b)) return 0;
+  switch (b.type) {
     case PML_TTABLE: case PML_TSET:
-      return pml_inpool(p, off, sizeof(pml_Table)) && table_ok(p, pml_ptr(p, off));
+      return b.usable >= sizeof(pml_Table) && table_ok(p, pml_ptr(p, off));
     case PML_TOBJECT: {
-      if (!pml_inpool(p, off, sizeof(pml_Object)) || !table_ok(p, pml_ptr(p, off))) return 0;
+      if (b.usable < sizeof(pml_Object) || !table_ok(p, pml_ptr(p, off))) return 0;
       const pml_Cell *c = &((pml_Object *)pml_ptr(p, off))->cls;
       return (c->tag == PML_CSSTR && c->slen <= PML_SSTR_MAX) ||
              (c->tag == PML_CLSTR && pml_str(p, c->u.off) != NULL);
     }
     case PML_TLIST: case PML_TTUPLE:
-      return pml_inpool(p, off, sizeof(pml_List)) && list_ok(p, pml_ptr(p, off));
+      return b.usable >= sizeof(pml_List) && list_ok(p, pml_ptr(p, off));
     default:
       return 0;
   }
 }
 
+static int is_container(unsigned type) {
+  return type == PML_TTABLE || type == PML_TLIST || type == PML_TOBJECT ||
+         type == PML_TTUPLE || type == PML_TSET;
+}
+
 static uint64_t rc(Gc *g, uint64_t off) { return pml_hdr(g->p, off)->refcount; }
 
-/* child_ok -- check a reference before following it */
+/*
+** child_ok -- check a reference before following it. A reference that is
+** not a sound container is not followed, and never freed through: damage
+** costs the room it holds (counted in stats->damaged), not the pool.
+*/
 static int child_ok(Gc *g, uint64_t off) {
   if (g->st != PML_OK) return 0;
   if (pml_container_ok(g->p, off)) return 1;
-  g->st = PML_EDAMAGED;
+  g->stats->damaged++;
   return 0;
+}
+
+/* freeable -- may the garbage container at off be freed? Its long strings
+   must all be sound too (freeing them hands their offsets to libpmemobj) */
+static int freeable(Gc *g, uint64_t off) {
+  pml_Pool *p = g->p;
+  pml_Hdr *h = pml_hdr(p, off);
+  int ok = pml_container_ok(p, off);
+  if (ok && (h->kind == PML_TLIST || h->kind == PML_TTUPLE))
+    ok = pml_list_strings_ok(p, (pml_List *)h);
+  else if (ok)
+    ok = pml_table_strings_ok(p, (pml_Table *)h);
+  if (!ok) {
+    g->stats->damaged++;
+    pml_map_del(&p->suspects, off);
+  }
+  return ok;
 }
 
 static int held(Gc *g, uint64_t off) {
@@ -94,6 +121,7 @@ static int held(Gc *g, uint64_t off) {
 
 /* each_child -- call fn for every container the one at off references */
 static void each_child(Gc *g, uint64_t off, void (*fn)(void *, uint64_t)) {
+  if (!pml_container_ok(g->p, off)) return;   /* counted where it is met */
   pml_Hdr *h = pml_hdr(g->p, off);
   switch (h->kind) {
     case PML_TTABLE: case PML_TSET: case PML_TOBJECT:
@@ -131,7 +159,7 @@ static void free_container(Gc *g, uint64_t off) {
   pml_Pool *p = g->p;
   pml_Hdr *h = pml_hdr(p, off);
   int st;
-  if (g->st != PML_OK) return;
+  if (g->st != PML_OK || !freeable(g, off)) return;
   switch (h->kind) {
     case PML_TLIST: case PML_TTUPLE:
       st = pml_list_free_items(p, (pml_List *)h, 0);
@@ -144,7 +172,7 @@ static void free_container(Gc *g, uint64_t off) {
       st = pml_table_free_body(p, (pml_Table *)h, 0);
       break;
   }
-  if (st == PML_OK) st = pml_tx_free(p, off);
+  if (st == PML_OK) st = pml_tx_free(p, off, h->kind);
   if (st == PML_OK) st = pml_tx_snap(p, &p->root->nobjects, sizeof(uint64_t));
   if (st != PML_OK) { g->st = st; return; }
   p->root->nobjects--;
@@ -195,10 +223,11 @@ static void black_child(void *ud, uint64_t off) {
   else if (isnew) push(g, off);
 }
 
+/* a garbage node's child: only a live (black) one keeps a count to drop;
+   a white one may be freed already, and is not followed */
 static void dec_black_child(void *ud, uint64_t off) {
   Gc *g = ud;
-  if (!child_ok(g, off)) return;
-  if (g->st == PML_OK && pml_map_find(&g->b, off))
+  if (g->st == PML_OK && pml_map_find(&g->b, off) && child_ok(g, off))
     g->st = pml_ref_dec(g->p, off);
 }
 
@@ -251,7 +280,7 @@ static void gc_init(Gc *g, pml_Pool *p, int use_held, pml_GcStats *out) {
   pml_map_init(&g->a);
   pml_map_init(&g->b);
   g->stats = out;
-  out->live = out->collected = 0;
+  out->live = out->collected = out->damaged = 0;
   g->st = pml_tx_open(p);
 }
 
@@ -275,16 +304,27 @@ static void mark_child(void *ud, uint64_t off) {
   else if (isnew) push(g, off);
 }
 
+/* likewise after a full mark: unmarked children are garbage, maybe freed */
 static void dec_marked_child(void *ud, uint64_t off) {
   Gc *g = ud;
-  if (!child_ok(g, off)) return;
-  if (g->st == PML_OK && pml_map_find(&g->a, off))
+  if (g->st == PML_OK && pml_map_find(&g->a, off) && child_ok(g, off))
     g->st = pml_ref_dec(g->p, off);
 }
 
-static int is_container(unsigned type) {
-  return type == PML_TTABLE || type == PML_TLIST || type == PML_TOBJECT ||
-         type == PML_TTUPLE || type == PML_TSET;
+
+typedef struct Sweep {
+  Gc *g;
+  Vec garbage;            /* unmarked containers */
+} Sweep;
+
+/* sweep_block -- a heap walk's visit: an unmarked container is garbage */
+static int sweep_block(void *ud, const pml_Block *b) {
+  Sweep *sw = ud;
+  Gc *g = sw->g;
+  if (is_container((unsigned)b->type) && !pml_map_find(&g->a, b->off) &&
+      child_ok(g, b->off))                    /* damaged: left alone */
+    vec_add(g, &sw->garbage, b->off);
+  return g->st != PML_OK;
 }
 
 int pml_gc_full(pml_Pool *p, pml_GcStats *out) {
@@ -294,12 +334,10 @@ int pml_gc_full(pml_Pool *p, pml_GcStats *out) {
     mark_child(&g, p->root->root.u.off);
   while (g.work.n > 0 && g.st == PML_OK)
     each_child(&g, g.work.v[--g.work.n], mark_child);
-  Vec garbage = { NULL, 0, 0 };
-  for (PMEMoid o = pmemobj_first(p->pop); !OID_IS_NULL(o) && g.st == PML_OK;
-       o = pmemobj_next(o))
-    if (is_container(pmemobj_type_num(o)) && !pml_map_find(&g.a, o.off) &&
-        child_ok(&g, o.off))                  /* damaged: stop, report */
-      vec_add(&g, &garbage, o.off);
+  Sweep sw = { &g, { NULL, 0, 0 } };
+  if (g.st == PML_OK && pml_heap_walk(&p->heap, sweep_block, &sw) != 0 && g.st == PML_OK)
+    g.st = PML_EDAMAGED;
+  Vec garbage = sw.garbage;
   for (size_t i = 0; i < garbage.n && g.st == PML_OK; i++) {
     each_child(&g, garbage.v[i], dec_marked_child);
     free_container(&g, garbage.v[i]);

@@ -17,6 +17,9 @@
 ** pool's run state says the run did not close).
 ** pml_gc_full is a mark-and-sweep from the root over every object,
 ** for the open that follows a crash: the suspects of that run are lost.
+** Damage never stops a collection: a reference that is not a sound
+** container is not followed, and garbage that is not sound (or holds an
+** unsound string) is left in place, never handed to libpmemobj to free.
 */
 #ifndef pml_gc_h
 #define pml_gc_h
@@ -26,6 +29,7 @@
 typedef struct pml_GcStats {
   uint64_t live;        /* containers in the pool afterwards */
   uint64_t collected;   /* containers freed */
+  uint64_t damaged;     /* unsound references or garbage left alone */
 } pml_GcStats;
 
 /* is the container at off well-formed enough to follow (header in the

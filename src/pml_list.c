@@ -22,7 +22,7 @@ static int resize(pml_Pool *p, pml_List *l, uint64_t cap) {
   uint64_t ni = pml_tx_alloc(p, cap * sizeof(pml_Cell), PML_TLITEMS, 0, &st);
   if (ni == 0) return st;
   if (l->len) memcpy(pml_ptr(p, ni), pml_list_items(p, l), l->len * sizeof(pml_Cell));
-  if (l->items != 0 && (st = pml_tx_free(p, l->items)) != PML_OK) return st;
+  if (l->items != 0 && (st = pml_tx_free(p, l->items, PML_TLITEMS)) != PML_OK) return st;
   if ((st = pml_tx_snap(p, &l->len, 3 * sizeof(uint64_t))) != PML_OK) return st;
   l->cap = cap;
   l->items = ni;
@@ -121,6 +121,13 @@ void pml_list_refs(pml_Pool *p, const pml_List *l,
     if (items[i].tag == PML_CREF) fn(ud, items[i].u.off);
 }
 
+int pml_list_strings_ok(pml_Pool *p, const pml_List *l) {
+  pml_Cell *items = l->items ? pml_list_items(p, l) : NULL;
+  for (uint64_t i = 0; i < l->len; i++)
+    if (items[i].tag == PML_CLSTR && pml_str(p, items[i].u.off) == NULL) return 0;
+  return 1;
+}
+
 int pml_list_free_items(pml_Pool *p, pml_List *l, int decref) {
   if (l->items == 0) return PML_OK;
   pml_Cell *items = pml_list_items(p, l);
@@ -128,5 +135,5 @@ int pml_list_free_items(pml_Pool *p, pml_List *l, int decref) {
   for (uint64_t i = 0; i < l->len && st == PML_OK; i++)
     if (items[i].tag == PML_CLSTR || (decref && items[i].tag == PML_CREF))
       st = pml_cell_release(p, &items[i]);
-  return st == PML_OK ? pml_tx_free(p, l->items) : st;
+  return st == PML_OK ? pml_tx_free(p, l->items, PML_TLITEMS) : st;
 }

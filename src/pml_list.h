@@ -29,6 +29,8 @@ int pml_list_remove(pml_Pool *p, pml_List *l, uint64_t i);
 int pml_list_clear(pml_Pool *p, pml_List *l);
 void pml_list_refs(pml_Pool *p, const pml_List *l,
                    void (*fn)(void *ud, uint64_t off), void *ud);
+/* are the long strings of l's items all sound (pml_str)? */
+int pml_list_strings_ok(pml_Pool *p, const pml_List *l);
 /* free the items array and the long strings it owns; drop references if decref */
 int pml_list_free_items(pml_Pool *p, pml_List *l, int decref);
 

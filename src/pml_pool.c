@@ -1,6 +1,14 @@
 /*
 ** pml_pool.c -- pool lifetime: atomic creation, open with format checks,
 ** run state, close (pml_pool.h).
+**
+** Opening trusts nothing in the file. pmlua reads the pool header and the
+** descriptor itself before libpmemobj sees them, checks the root object and
+** the heap's metadata through pml_heap, and lets libpmemobj open a pool that
+** was not cleanly closed only after a trial open in a child process has
+** survived (libpmemobj's log recovery may crash or loop on a damaged lane).
+** A cleanly closed pool opened read-only is mapped by pmlua itself: no
+** libpmemobj, no write permission needed, nothing written.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,20 +16,30 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "pml_fault.h"
 #include "pml_pool.h"
 
 /* where libpmemobj keeps the layout name: after the 4 KiB pool header */
 #define HDR_SIGNATURE      "PMEMOBJ"
 #define HDR_LAYOUT_OFFSET  4096
 #define HDR_MIN_FILE       8192
+#define TRIAL_NAME         "pmlua-trial"     /* the trial child's comm */
+#define TRIAL_TIMEOUT_MS   10000             /* default; PMLUA_OPEN_TIMEOUT */
+#define TEMP_TAG           ".pmlua-new."     /* named temporary files */
 
 /* fail -- record an error (errno e) and return PML_ESYS */
 static int fail(pml_Pool *p, int e, const char *fmt, ...) {
@@ -37,15 +55,32 @@ void pml_pool_init(pml_Pool *p, const pml_Hooks *hooks, void *hookud) {
   memset(p, 0, sizeof *p);
   pml_map_init(&p->txnew);
   pml_map_init(&p->txlen);
+  pml_map_init(&p->txalloc);
+  pml_map_init(&p->txfreed);
   pml_map_init(&p->suspects);
   p->hooks = hooks;
   p->hookud = hookud;
   p->epoch = 1;
+  p->fd = -1;
 }
+
+static void sleep_ms(long ms) {
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+  nanosleep(&ts, NULL);
+}
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* {====================================================== creation */
 
 /*
 ** init_root -- give a just-created pool its root object (magic, version).
-** Runs on the temporary file, so a crash here leaves no pool at the path.
+** Runs before the pool is linked to its name, so a crash here leaves no
+** pool at the path.
 */
 static int init_root(PMEMobjpool *pop) {
   PMEMoid r = pmemobj_root(pop, sizeof(pml_Root));
@@ -58,27 +93,44 @@ static int init_root(PMEMobjpool *pop) {
   return 0;
 }
 
-/* sync_dir -- make a rename or link in the directory of path durable */
-static void sync_dir(const char *path) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
+/* sync_dir -- make a rename or link in the directory dir durable */
+static void sync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) { fsync(fd); close(fd); }
 }
 
+/* build -- make the file at fpath (existing, sized) a pmlua pool */
+static int build(pml_Pool *p, const char *path, const char *fpath) {
+  PMEMobjpool *pop = pmemobj_create(fpath, PML_LAYOUT, 0, 0);
+  if (pop == NULL) {
+    int e = errno;
+    if (e == ENOSPC) return fail(p, e, "%s: %s", path, strerror(e));
+    return fail(p, e, "%s: cannot create pool: %s", path, pmemobj_errormsg());
+  }
+  int ok = init_root(pop) == 0;
+  pmemobj_close(pop);
+  return ok ? PML_OK : fail(p, ENOMEM, "%s: cannot create pool root", path);
+}
+
+/* reserve -- give the new file fd its size (the blocks, not a hole) */
+static int reserve(pml_Pool *p, const char *path, int fd, size_t size) {
+  int e = posix_fallocate(fd, 0, (off_t)size);
+  return e == 0 ? PML_OK : fail(p, e, "%s: %s", path, strerror(e));
+}
+
 /*
-** sweep_stale -- remove temporary files of creations whose process died
-** (kill -9 during create): ".NAME.pmlua-new.PID.N" with PID gone.
+** sweep_stale -- remove named temporary files of creations whose process
+** died (kill -9 during create where O_TMPFILE is not supported):
+** "*.pmlua-new.PID.N" with PID gone.
 */
-static void sweep_stale(const char *dir, const char *name) {
-  char prefix[512];
-  int plen = snprintf(prefix, sizeof prefix, ".%s.pmlua-new.", name);
+static void sweep_stale(const char *dir) {
   DIR *d = opendir(dir);
-  if (d == NULL || plen >= (int)sizeof prefix) { if (d) closedir(d); return; }
+  if (d == NULL) return;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
-    if (strncmp(e->d_name, prefix, (size_t)plen) != 0) continue;
-    long pid = strtol(e->d_name + plen, NULL, 10);
+    const char *t = strstr(e->d_name, TEMP_TAG);
+    if (e->d_name[0] != '.' || t == NULL) continue;
+    long pid = strtol(t + sizeof TEMP_TAG - 1, NULL, 10);
     if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
       char f[4096];
       if (snprintf(f, sizeof f, "%s/%s", dir, e->d_name) < (int)sizeof f) unlink(f);
@@ -88,50 +140,68 @@ static void sweep_stale(const char *dir, const char *name) {
 }
 
 /*
-** create -- create a pool at path atomically: build it complete under a
-** temporary name in the same directory, then link it into place (link
-** fails if path exists, so 'x' semantics hold even against a racing
-** creator). Returns PML_OK, or PML_ESYS with errnum EEXIST if path exists.
+** create_named -- creation where the file system has no O_TMPFILE: build
+** under a short temporary name (any legal name stays creatable), link,
+** unlink. A crash leaves the temporary file, removed by the next open or
+** create in the directory (sweep_stale).
 */
-static int create(pml_Pool *p, const char *path, size_t size, unsigned mode) {
+static int create_named(pml_Pool *p, const char *path, const char *dir,
+                        size_t size, unsigned mode) {
   static unsigned counter;
-  char tmp[4096], dir[4096], base[4096];
-  snprintf(dir, sizeof dir, "%s", path);
-  snprintf(base, sizeof base, "%s", path);
-  char *d = dirname(dir), *b = basename(base);
-  if (snprintf(tmp, sizeof tmp, "%s/.%s.pmlua-new.%ld.%u", d, b, (long)getpid(),
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s/" TEMP_TAG "%ld.%u", dir, (long)getpid(),
                counter++) >= (int)sizeof tmp)
     return fail(p, ENAMETOOLONG, "%s: %s", path, strerror(ENAMETOOLONG));
-  sweep_stale(d, b);
-  mode_t um = umask(0);                     /* libpmemobj does not apply it */
-  umask(um);
-  PMEMobjpool *pop = pmemobj_create(tmp, PML_LAYOUT, size, mode & ~um);
-  if (pop == NULL) {
-    int e = errno;
-    if (e == ENOENT || e == EACCES || e == ENOTDIR || e == EROFS)
-      return fail(p, e, "%s: %s", path, strerror(e));
-    return fail(p, e, "%s: cannot create pool: %s", path, pmemobj_errormsg());
-  }
-  int ok = init_root(pop) == 0;
-  pmemobj_close(pop);
-  if (!ok) {
-    unlink(tmp);
-    return fail(p, ENOMEM, "%s: cannot create pool root", path);
-  }
-  int r = link(tmp, path);
-  int e = errno;
+  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return fail(p, errno, "%s: %s", path, strerror(errno));
+  int st = reserve(p, path, fd, size);
+  close(fd);
+  if (st == PML_OK) st = build(p, path, tmp);
+  if (st == PML_OK && link(tmp, path) != 0)
+    st = fail(p, errno, "%s: %s", path, strerror(errno));
   unlink(tmp);
-  if (r != 0) return fail(p, e, "%s: %s", path, strerror(e));
-  sync_dir(path);
-  return PML_OK;
+  return st;
 }
 
 /*
+** create -- create a pool at path atomically. The pool is built complete in
+** an unnamed file of the same directory (O_TMPFILE, with the mode given, so
+** the umask applies as for any file) and then linked to its name: link
+** fails if path exists, so 'x' holds even against a racing creator, and a
+** crash at any point leaves no file behind. Returns PML_OK, or PML_ESYS with
+** errnum EEXIST if path exists.
+*/
+static int create(pml_Pool *p, const char *path, size_t size, unsigned mode) {
+  char dbuf[4096];
+  snprintf(dbuf, sizeof dbuf, "%s", path);
+  const char *dir = dirname(dbuf);
+  sweep_stale(dir);
+  int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+  if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+    return create_named(p, path, dir, size, mode);
+  if (fd < 0) return fail(p, errno, "%s: %s", path, strerror(errno));
+  char fpath[64];
+  snprintf(fpath, sizeof fpath, "/proc/self/fd/%d", fd);
+  int st = reserve(p, path, fd, size);
+  if (st == PML_OK) st = build(p, path, fpath);
+  if (st == PML_OK && linkat(AT_FDCWD, fpath, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0)
+    st = fail(p, errno, "%s: %s", path, strerror(errno));
+  close(fd);
+  if (st == PML_OK) sync_dir(dir);
+  return st;
+}
+
+/* }====================================================== */
+
+/* {====================================================== checks */
+
+/*
 ** precheck -- look at the file before libpmemobj does, to name the problem:
-** missing, not a pmemobj pool, or a pool of another layout.
+** missing, not a pmemobj pool, or a pool of another layout. Sets p->size to
+** the file's size (UINT64_MAX for a poolset, which libpmemobj maps).
 */
 static int precheck(pml_Pool *p, const char *path) {
-  int fd = open(path, O_RDONLY);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(p, errno, "%s: %s", path, strerror(errno));
   char hdr[HDR_LAYOUT_OFFSET + 64];
   ssize_t n = pread(fd, hdr, sizeof hdr, 0);
@@ -141,7 +211,7 @@ static int precheck(pml_Pool *p, const char *path) {
   if (!isreg) return fail(p, EINVAL, "%s: not a pmlua pool (not a regular file)", path);
   p->size = (uint64_t)st.st_size;
   if (n >= (ssize_t)sizeof "PMEMPOOLSET" - 1 && memcmp(hdr, "PMEMPOOLSET", 11) == 0) {
-    p->size = UINT64_MAX;                 /* a poolset: libpmemobj checks it */
+    p->size = UINT64_MAX;
     return PML_OK;
   }
   if (n < (ssize_t)sizeof hdr || st.st_size < HDR_MIN_FILE)
@@ -156,13 +226,32 @@ static int precheck(pml_Pool *p, const char *path) {
   return PML_OK;
 }
 
-/* check_root -- the root object must be ours, of a format we read */
+static uint64_t dsc(const pml_Pool *p, uint64_t off) {
+  uint64_t v;
+  memcpy(&v, p->base + off, sizeof v);
+  return v;
+}
+
+/*
+** check_root -- with the pool mapped at p->base: the heap's header, the
+** root object (its offset is outside every checksum libpmemobj keeps), and
+** that the root is ours, of a format we read. Sets p->root.
+*/
 static int check_root(pml_Pool *p, const char *path) {
-  if (pmemobj_root_size(p->pop) != sizeof(pml_Root))
-    return fail(p, EINVAL, "%s: damaged pool (root object of %zu bytes)",
-                path, pmemobj_root_size(p->pop));
-  PMEMoid r = pmemobj_root(p->pop, sizeof(pml_Root));
-  p->root = pmemobj_direct(r);
+  const char *why;
+  uint64_t heap_off = dsc(p, PML_DSC_HEAP_OFF);
+  if (p->size == UINT64_MAX)                  /* a poolset: what it maps */
+    p->size = heap_off + dsc(p, PML_DSC_HEAP_SIZE);
+  if (pml_heap_boot(&p->heap, p->base, p->size, heap_off, &why) != 0)
+    return fail(p, EINVAL, "%s: damaged pool (%s)", path, why);
+  uint64_t off = dsc(p, PML_DSC_ROOT_OFF), rsize = dsc(p, PML_DSC_ROOT_SIZE);
+  if (rsize != sizeof(pml_Root))
+    return fail(p, EINVAL, "%s: damaged pool (root object of %llu bytes)", path,
+                (unsigned long long)rsize);
+  if (!pml_heap_has(&p->heap, off, POBJ_ROOT_TYPE_NUM, sizeof(pml_Root)))
+    return fail(p, EINVAL, "%s: damaged pool (no root object at offset %llu)", path,
+                (unsigned long long)off);
+  p->root = pml_ptr(p, off);
   if (memcmp(p->root->magic, PML_MAGIC, sizeof p->root->magic) != 0)
     return fail(p, EINVAL, "%s: damaged pool (bad root magic)", path);
   if (p->root->version != PML_FORMAT_VERSION)
@@ -174,26 +263,83 @@ static int check_root(pml_Pool *p, const char *path) {
   return PML_OK;
 }
 
+/* }====================================================== */
+
+/* {====================================================== trial open */
+
+static long trial_timeout_ms(void) {
+  const char *s = getenv("PMLUA_OPEN_TIMEOUT");
+  double secs = s ? strtod(s, NULL) : 0;
+  return secs > 0 ? (long)(secs * 1000) : TRIAL_TIMEOUT_MS;
+}
+
+/* set_cow -- map pools opened from now on privately (changes never reach
+   the file: recovery for a read-only open) */
+static void set_cow(int on) {
+  pmemobj_ctl_set(NULL, "copy_on_write.at_open", &on);
+}
+
+/* wait_exit -- wait until child pid has exited or ms have passed: poll on
+   a pidfd where the kernel has them, else short sleeps */
+static void wait_exit(pid_t pid, long ms) {
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0) {
+    struct pollfd pf = { fd, POLLIN, 0 };
+    long start = now_ms(), left = ms;
+    while (poll(&pf, 1, (int)left) < 0 && errno == EINTR && left > 0)
+      left = ms - (now_ms() - start);
+    close(fd);
+    return;
+  }
+  for (long start = now_ms(), nap = 1; now_ms() - start <= ms; nap = nap < 16 ? 2 * nap : nap) {
+    siginfo_t si;
+    si.si_pid = 0;
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != 0)
+      return;
+    sleep_ms(nap);
+  }
+}
+
 /*
-** trial_open -- open the pool once in a forked child first: libpmemobj
-** itself may crash on damaged metadata (lanes, heap headers), and a crash
-** there must not take the caller down. The child exits at once; its open
-** may replay the pool's logs, which the real open would do anyway.
+** reap -- wait for the trial child at most ms milliseconds, then kill it;
+** the child is always reaped, so it holds no lock once this returns.
+** Returns its status, or -1 if it had to be killed.
 */
-static int trial_open(pml_Pool *p, const char *path) {
+static int reap(pid_t pid, long ms) {
+  int status;
+  wait_exit(pid, ms);
+  pid_t r = waitpid(pid, &status, WNOHANG);
+  if (r == pid) return status;
+  if (r < 0) return 0;                      /* not ours to wait for */
+  kill(pid, SIGKILL);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  return -1;
+}
+
+/*
+** trial_open -- open the pool once in a forked child first: libpmemobj's
+** recovery of a damaged lane may crash or loop, and neither may reach the
+** caller. The child dies with its caller (PDEATHSIG) and is killed if it
+** takes longer than the time limit; its open may replay the pool's logs,
+** which the real open would do anyway.
+*/
+static int trial_open(pml_Pool *p, const char *path, const char *fpath, int cow) {
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return PML_OK;               /* cannot test: go on */
   if (pid == 0) {
-    /* die with the caller: a killed caller must not leave the pool locked */
+    prctl(PR_SET_NAME, TRIAL_NAME);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(0);
-    PMEMobjpool *pop = pmemobj_open(path, PML_LAYOUT);
+    set_cow(cow);
+    PMEMobjpool *pop = pmemobj_open(fpath, PML_LAYOUT);
     if (pop) pmemobj_close(pop);
     _exit(0);                               /* libpmemobj returned: no crash */
   }
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return PML_OK;
+  long limit = trial_timeout_ms();
+  int status = reap(pid, limit);
+  if (status == -1)
+    return fail(p, EINVAL, "%s: damaged pool (libpmemobj did not finish opening it "
+                "within %ld s)", path, limit / 1000);
   /* a crash is a signal, or (under a sanitizer, which catches the signal
      and exits) any status but 0 */
   if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
@@ -203,41 +349,185 @@ static int trial_open(pml_Pool *p, const char *path) {
   return PML_OK;
 }
 
-/* open_existing -- pmemobj_open with our messages for its failures */
-static int open_existing(pml_Pool *p, const char *path) {
-  int st = precheck(p, path);
-  if (st == PML_OK) st = trial_open(p, path);
-  if (st != PML_OK) return st;
-  p->pop = pmemobj_open(path, PML_LAYOUT);
-  if (p->pop == NULL) {
-    int e = errno;
-    if (e == EAGAIN || e == EWOULDBLOCK)
-      return fail(p, e, "%s: pool is in use (open in this or another process)", path);
-    if (e == EACCES || e == EPERM || e == EROFS || e == ENOMEM)
-      return fail(p, e, "%s: %s", path, strerror(e));
-    return fail(p, e ? e : EINVAL, "%s: damaged pool, libpmemobj cannot open it (%s)",
-                path, pmemobj_errormsg());
+/* is_trial -- is process pid a trial child (of any pmlua process)? */
+static int is_trial(long pid) {
+  char f[64], comm[32] = "";
+  snprintf(f, sizeof f, "/proc/%ld/comm", pid);
+  FILE *fp = fopen(f, "re");
+  if (fp == NULL) return 0;
+  int ok = fgets(comm, sizeof comm, fp) != NULL;
+  fclose(fp);
+  return ok && strncmp(comm, TRIAL_NAME, sizeof TRIAL_NAME - 1) == 0;
+}
+
+/*
+** held_by_trial -- is the flock on path held by a trial child? Such a lock
+** is gone within the trial's time limit: its parent waits for it or, if
+** killed, takes it down with it (PDEATHSIG), only not at the same instant.
+*/
+static int held_by_trial(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) return 0;
+  FILE *fp = fopen("/proc/locks", "re");
+  if (fp == NULL) return 0;
+  char line[256];
+  int found = 0;
+  while (!found && fgets(line, sizeof line, fp)) {
+    long pid;
+    unsigned maj, min;
+    unsigned long ino;
+    if (sscanf(line, "%*d: FLOCK %*s %*s %ld %x:%x:%lu", &pid, &maj, &min, &ino) == 4 &&
+        ino == st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev))
+      found = is_trial(pid);
   }
+  fclose(fp);
+  return found;
+}
+
+/* }====================================================== */
+
+/* {====================================================== open */
+
+/* in_use -- the message for a pool whose lock another open holds */
+static int in_use(pml_Pool *p, const char *path, int e) {
+  return fail(p, e, "%s: pool is in use (open in this or another process)", path);
+}
+
+/*
+** lib_open -- pmemobj_open, waiting out a trial child's lock (bounded by
+** its time limit), with our messages for its failures
+*/
+static PMEMobjpool *lib_open(pml_Pool *p, const char *path, const char *fpath) {
+  long start = now_ms(), limit = trial_timeout_ms() + 1000;
+  for (;;) {
+    PMEMobjpool *pop = pmemobj_open(fpath, PML_LAYOUT);
+    if (pop != NULL) return pop;
+    int e = errno;
+    if ((e == EAGAIN || e == EWOULDBLOCK) && now_ms() - start < limit &&
+        held_by_trial(path)) {
+      sleep_ms(2);
+      continue;
+    }
+    if (e == EAGAIN || e == EWOULDBLOCK) in_use(p, path, e);
+    else if (e == EACCES || e == EPERM || e == EROFS || e == ENOMEM)
+      fail(p, e, "%s: %s", path, strerror(e));
+    else
+      fail(p, e ? e : EINVAL, "%s: damaged pool, libpmemobj cannot open it (%s)",
+           path, pmemobj_errormsg());
+    return NULL;
+  }
+}
+
+/* unmap -- undo own_open's mapping */
+static void unmap(pml_Pool *p) {
+  munmap(p->base, p->size);
+  close(p->fd);
+  p->fd = -1;
+  p->base = NULL;
+  p->root = NULL;
+}
+
+/*
+** own_open -- map a cleanly closed pool read-only, without libpmemobj. A
+** shared flock keeps libpmemobj openers (exclusive) out while it is open.
+** Returns PML_OK; PML_EFULL (as "not possible here") if the pool needs
+** libpmemobj: a poolset, or a pool whose last run did not close it.
+*/
+static int own_open(pml_Pool *p, const char *path) {
+  if (p->size == UINT64_MAX) return PML_EFULL;
+  p->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (p->fd < 0) return fail(p, errno, "%s: %s", path, strerror(errno));
+  long start = now_ms(), limit = trial_timeout_ms() + 1000;
+  while (flock(p->fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK &&
+         now_ms() - start < limit && held_by_trial(path))
+    sleep_ms(2);
+  if (flock(p->fd, LOCK_SH | LOCK_NB) != 0) {
+    int e = errno;
+    close(p->fd);
+    p->fd = -1;
+    return in_use(p, path, e);
+  }
+  void *m = mmap(NULL, p->size, PROT_READ, MAP_SHARED, p->fd, 0);
+  if (m == MAP_FAILED) {
+    int e = errno;
+    close(p->fd);
+    p->fd = -1;
+    return fail(p, e, "%s: %s", path, strerror(e));
+  }
+  p->base = m;
+  int st = check_root(p, path);
+  if (st == PML_OK && p->root->state != PML_STATE_CLEAN) st = PML_EFULL;
+  if (st != PML_OK) unmap(p);
+  return st;
+}
+
+/*
+** lib_open_checked -- open through libpmemobj, trial first unless the
+** pool was created by this call; check the root and the heap. libpmemobj
+** is given the file as /proc/self/fd/N: it derives longer names from the
+** path it is given (its bad-block recovery file), which a long legal file
+** name would push past the file system's limit.
+*/
+static int lib_open_checked(pml_Pool *p, const char *path, int created) {
+  char fpath[64];
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
+    return fail(p, errno, "%s: %s", path, strerror(errno));
+  if (fd < 0 || access("/proc/self/fd", F_OK) != 0) snprintf(fpath, sizeof fpath, "%s", "");
+  else snprintf(fpath, sizeof fpath, "/proc/self/fd/%d", fd);
+  const char *lpath = fpath[0] ? fpath : path;
+  int st = created ? PML_OK : trial_open(p, path, lpath, p->readonly);
+  if (st == PML_OK) {
+    set_cow(p->readonly);
+    p->pop = lib_open(p, path, lpath);
+    set_cow(0);
+  }
+  if (fd >= 0) close(fd);
+  if (st != PML_OK) return st;
+  if (p->pop == NULL) return PML_ESYS;
   p->base = (char *)p->pop;
-  p->uuid_lo = pmemobj_root(p->pop, sizeof(pml_Root)).pool_uuid_lo;
+  const char *why;
   st = check_root(p, path);
+  if (st == PML_OK && !p->readonly && pml_heap_check(&p->heap, &why) != 0)
+    st = fail(p, EINVAL, "%s: damaged pool (%s)", path, why);
   if (st != PML_OK) {
     pmemobj_close(p->pop);
     p->pop = NULL;
+    p->base = NULL;
+    p->root = NULL;
     return st;
   }
+  p->uuid_lo = pmemobj_oid(p->root).pool_uuid_lo;
   p->unclean = p->root->state == PML_STATE_OPEN;
   return PML_OK;
 }
 
-int pml_pool_open(pml_Pool *p, const char *path, int flag, size_t size,
-                  unsigned mode) {
+static int open_file(pml_Pool *p, const char *path, int flag, size_t size,
+                     unsigned mode) {
+  int created = 0;
   if (flag == 'x' || (flag == 'c' && access(path, F_OK) != 0 && errno == ENOENT)) {
     int st = create(p, path, size, mode);
     if (st != PML_OK && !(flag == 'c' && p->errnum == EEXIST)) return st;
+    created = st == PML_OK;
   }
   p->readonly = flag == 'r';
-  return open_existing(p, path);
+  int st = precheck(p, path);
+  if (st != PML_OK) return st;
+  if (p->readonly) {
+    st = own_open(p, path);
+    if (st != PML_EFULL) return st;
+    if (access(path, W_OK) != 0)
+      return fail(p, EACCES, "%s: the pool was not closed cleanly; its recovery "
+                  "needs write permission to the file (open it once with 'w')", path);
+  }
+  return lib_open_checked(p, path, created);
+}
+
+int pml_pool_open(pml_Pool *p, const char *path, int flag, size_t size,
+                  unsigned mode) {
+  int st = open_file(p, path, flag, size, mode);
+  if (st == PML_OK) pml_fault_watch(p->base, p->size, path);
+  return st;
 }
 
 int pml_pool_start_run(pml_Pool *p) {
@@ -248,17 +538,27 @@ int pml_pool_start_run(pml_Pool *p) {
 }
 
 void pml_pool_close(pml_Pool *p, int clean) {
-  if (p->pop == NULL) return;
-  if (!p->readonly && clean) {
-    p->root->state = PML_STATE_CLEAN;
-    pmemobj_persist(p->pop, &p->root->state, sizeof p->root->state);
+  if (!pml_isopen(p)) return;
+  pml_fault_unwatch(p->base);
+  if (p->pop == NULL) {
+    unmap(p);
+  } else {
+    if (!p->readonly && clean) {
+      p->root->state = PML_STATE_CLEAN;
+      pmemobj_persist(p->pop, &p->root->state, sizeof p->root->state);
+    }
+    pmemobj_close(p->pop);
   }
-  pmemobj_close(p->pop);
   p->epoch++;
   p->pop = NULL;
   p->base = NULL;
   p->root = NULL;
+  p->heap.base = NULL;
   pml_map_free(&p->txnew);
   pml_map_free(&p->txlen);
+  pml_map_free(&p->txalloc);
+  pml_map_free(&p->txfreed);
   pml_map_free(&p->suspects);
 }
+
+/* }====================================================== */

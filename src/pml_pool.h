@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <libpmemobj.h>
 
+#include "pml_heap.h"
 #include "pml_layout.h"
 #include "pml_map.h"
 
@@ -37,11 +38,16 @@ typedef struct pml_Hooks {
 } pml_Hooks;
 
 typedef struct pml_Pool {
-  PMEMobjpool *pop;         /* NULL once closed */
-  char *base;               /* pool base address: object = base + off */
+  PMEMobjpool *pop;         /* libpmemobj's handle; NULL if closed, or if
+                               mapped by pmlua itself (read-only, clean) */
+  char *base;               /* pool base address: object = base + off;
+                               NULL once closed (pml_isopen) */
   pml_Root *root;
   uint64_t uuid_lo;
   uint64_t size;            /* bytes mapped from base (offsets must be below) */
+  pml_Heap heap;            /* libpmemobj's heap, as pmlua checks it */
+  int fd;                   /* own read-only mapping: the file (holds a
+                               shared flock); -1 otherwise */
   int readonly;
   int unclean;              /* the previous run did not close the pool */
   int intx;                 /* a libpmemobj transaction is open */
@@ -53,6 +59,9 @@ typedef struct pml_Pool {
   pml_Map txnew;            /* containers allocated in the open transaction */
   pml_Map txlen;            /* list -> its len when the transaction began
                                (cells at or past it need no snapshot) */
+  pml_Map txalloc;          /* offset -> type of what the open transaction
+                               allocated (not in the heap's bitmaps yet) */
+  pml_Map txfreed;          /* offsets the open transaction freed */
   pml_Map suspects;         /* containers new, or whose refcount dropped */
   const pml_Hooks *hooks;
   void *hookud;
@@ -60,6 +69,7 @@ typedef struct pml_Pool {
   char err[512];
 } pml_Pool;
 
+#define pml_isopen(p)     ((p)->base != NULL)
 #define pml_ptr(p, off)   ((void *)((p)->base + (off)))
 #define pml_off(p, ptr)   ((uint64_t)((char *)(ptr) - (p)->base))
 
@@ -73,7 +83,8 @@ static inline int pml_inpool(const pml_Pool *p, uint64_t off, uint64_t n) {
 }
 
 void pml_pool_init(pml_Pool *p, const pml_Hooks *hooks, void *hookud);
-/* flag: 'r', 'w', 'c' or 'x'; size and mode apply to creation only */
+/* flag: 'r', 'w', 'c' or 'x'; size and mode (permission bits, the umask
+   applies) are for creation only */
 int pml_pool_open(pml_Pool *p, const char *path, int flag, size_t size,
                   unsigned mode);
 /* mark the run as started (state OPEN): after any recovery at open */

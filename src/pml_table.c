@@ -77,7 +77,7 @@ static int rebuild(pml_Pool *p, pml_Table *t, uint64_t need) {
         if ((st = pml_cell_release(p, &e->key)) != PML_OK) return st;
       }
     }
-    if ((st = pml_tx_free(p, t->body)) != PML_OK) return st;
+    if ((st = pml_tx_free(p, t->body, PML_TTBODY)) != PML_OK) return st;
   }
   if ((st = pml_tx_snap(p, &t->count, 4 * sizeof(uint64_t))) != PML_OK) return st;
   t->used = n;
@@ -145,6 +145,18 @@ int pml_table_set(pml_Pool *p, pml_Table *t, const pml_Val *k, uint64_t h,
   return insert(p, t, k, h, v);
 }
 
+/*
+** missing_key -- next() was given a key the index does not find: a key that
+** is not in the table (PML_EKEY), unless an entry holds it all the same and
+** the index is damaged (PML_EDAMAGED). A failure path: a linear scan.
+*/
+static int missing_key(pml_Pool *p, const pml_Table *t, const pml_Val *k) {
+  pml_Entry *es = pml_tbody_entries(pml_ptr(p, t->body), t->cap);
+  for (uint64_t i = 0; i < t->used; i++)
+    if (pml_cell_iskey(p, &es[i].key, k)) return PML_EDAMAGED;
+  return PML_EKEY;
+}
+
 int pml_table_next(pml_Pool *p, const pml_Table *t, const pml_Val *k,
                    uint64_t h, pml_Entry **out) {
   *out = NULL;
@@ -153,7 +165,7 @@ int pml_table_next(pml_Pool *p, const pml_Table *t, const pml_Val *k,
   uint64_t i = 0;
   if (k != NULL) {
     pml_Entry *e = pml_table_find(p, t, k, h);
-    if (e == NULL) return PML_EKEY;
+    if (e == NULL) return missing_key(p, t, k);
     i = (uint64_t)(e - es) + 1;
   }
   for (; i < t->used; i++)
@@ -171,6 +183,16 @@ void pml_table_refs(pml_Pool *p, const pml_Table *t,
   }
 }
 
+int pml_table_strings_ok(pml_Pool *p, const pml_Table *t) {
+  if (t->body == 0) return 1;
+  pml_Entry *es = pml_tbody_entries(pml_ptr(p, t->body), t->cap);
+  for (uint64_t i = 0; i < t->used; i++)
+    if ((es[i].key.tag == PML_CLSTR && pml_str(p, es[i].key.u.off) == NULL) ||
+        (es[i].val.tag == PML_CLSTR && pml_str(p, es[i].val.u.off) == NULL))
+      return 0;
+  return 1;
+}
+
 /* release -- free c's long string; drop its reference if decref */
 static int release(pml_Pool *p, const pml_Cell *c, int decref) {
   if (c->tag == PML_CREF && !decref) return PML_OK;
@@ -185,5 +207,5 @@ int pml_table_free_body(pml_Pool *p, pml_Table *t, int decref) {
     st = release(p, &es[i].key, decref);      /* PML_CTOMB: nothing held */
     if (st == PML_OK) st = release(p, &es[i].val, decref);
   }
-  return st == PML_OK ? pml_tx_free(p, t->body) : st;
+  return st == PML_OK ? pml_tx_free(p, t->body, PML_TTBODY) : st;
 }

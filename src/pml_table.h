@@ -31,6 +31,8 @@ int pml_table_next(pml_Pool *p, const pml_Table *t, const pml_Val *k,
 /* call fn for every PML_CREF cell (keys and values, dead keys included) */
 void pml_table_refs(pml_Pool *p, const pml_Table *t,
                     void (*fn)(void *ud, uint64_t off), void *ud);
+/* are the long strings of t's cells all sound (pml_str)? */
+int pml_table_strings_ok(pml_Pool *p, const pml_Table *t);
 /* free the body and the long strings its cells own; drop the references
    they hold if decref (the GC passes 0: it accounts for them itself) */
 int pml_table_free_body(pml_Pool *p, pml_Table *t, int decref);

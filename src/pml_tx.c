@@ -33,6 +33,15 @@ int pml_tx_open(pml_Pool *p) {
   return PML_OK;
 }
 
+/* end_journal -- the transaction is over: its allocations and frees are
+   in the heap's own metadata now (or rolled back) */
+static void end_journal(pml_Pool *p) {
+  pml_map_clear(&p->txnew);
+  pml_map_clear(&p->txlen);
+  pml_map_clear(&p->txalloc);
+  pml_map_clear(&p->txfreed);
+}
+
 /* forget_new -- volatile rollback: objects allocated in the transaction are gone */
 static void forget_new(pml_Pool *p) {
   size_t i = 0;
@@ -41,8 +50,7 @@ static void forget_new(pml_Pool *p) {
     pml_map_del(&p->suspects, s->key);
     if (p->hooks) p->hooks->dropped(p->hookud, s->key);
   }
-  pml_map_clear(&p->txnew);
-  pml_map_clear(&p->txlen);
+  end_journal(p);
 }
 
 void pml_tx_abort(pml_Pool *p) {
@@ -65,8 +73,7 @@ int pml_tx_commit(pml_Pool *p) {
     forget_new(p);
     return status(p, e ? e : ECANCELED);
   }
-  pml_map_clear(&p->txnew);
-  pml_map_clear(&p->txlen);
+  end_journal(p);
   return PML_OK;
 }
 
@@ -88,11 +95,35 @@ uint64_t pml_tx_alloc(pml_Pool *p, size_t n, unsigned type, int zero, int *st) {
     *st = status(p, errno ? errno : ENOMEM);
     return 0;
   }
+  int isnew;
+  pml_MapSlot *s = pml_map_put(&p->txalloc, oid.off, &isnew);
+  if (s == NULL) {
+    *st = PML_ENOMEM;
+    return 0;
+  }
+  s->val = ((uint64_t)n << 8) | type;
+  pml_map_del(&p->txfreed, oid.off);        /* a block freed, then reused */
   *st = PML_OK;
   return oid.off;
 }
 
-int pml_tx_free(pml_Pool *p, uint64_t off) {
+int pml_tx_block(pml_Pool *p, uint64_t off, pml_Block *b) {
+  pml_MapSlot *s;
+  if (p->txfreed.count && pml_map_find(&p->txfreed, off)) return 0;
+  if (p->txalloc.count && (s = pml_map_find(&p->txalloc, off)) != NULL) {
+    b->off = off;
+    b->type = s->val & 0xff;
+    b->usable = s->val >> 8;
+    return 1;
+  }
+  return pml_heap_block(&p->heap, off, b);
+}
+
+int pml_tx_free(pml_Pool *p, uint64_t off, unsigned type) {
+  int isnew;
+  if (!pml_tx_live(p, off, type, 0)) return PML_EDAMAGED;
+  if (pml_map_put(&p->txfreed, off, &isnew) == NULL) return PML_ENOMEM;
+  pml_map_del(&p->txalloc, off);
   PMEMoid oid = { p->uuid_lo, off };
   p->epoch++;
   return status(p, pmemobj_tx_free(oid));

@@ -26,7 +26,18 @@ int pml_tx_snap(pml_Pool *p, void *ptr, size_t n);
 int pml_tx_fresh(pml_Pool *p, void *ptr, size_t n);
 /* allocate n bytes of pmemobj type type; 0 (status in *st) on failure */
 uint64_t pml_tx_alloc(pml_Pool *p, size_t n, unsigned type, int zero, int *st);
-int pml_tx_free(pml_Pool *p, uint64_t off);
+/* free the allocation of type at off: PML_EDAMAGED (nothing freed) unless
+   pml_tx_live holds for it */
+int pml_tx_free(pml_Pool *p, uint64_t off, unsigned type);
+/* is off a live allocation, as the open transaction sees the heap (its
+   allocations in, its frees out)? Fills b. Every offset read from a pool
+   is checked here before it is followed or freed */
+int pml_tx_block(pml_Pool *p, uint64_t off, pml_Block *b);
+/* ... and is it one of type with at least n usable bytes? */
+static inline int pml_tx_live(pml_Pool *p, uint64_t off, unsigned type, uint64_t n) {
+  pml_Block b;
+  return pml_tx_block(p, off, &b) && b.type == type && b.usable >= n;
+}
 /* record a container allocated in this transaction (forgotten on abort) */
 int pml_tx_note_new(pml_Pool *p, uint64_t off);
 

@@ -646,7 +646,7 @@ function test_out_of_room_aborts_the_transaction()
   local root = pool.root
   aborts(pool, root, function()
     for i = 1, 10000 do root.l:append(CHUNK .. i) end
-  end, "out of room")
+  end, "pool is full")
   lu.assertEquals(#root.l, 0)
 end
 

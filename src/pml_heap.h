@@ -1,0 +1,62 @@
+/*
+** pml_heap.h -- a read-only view of libpmemobj's on-media heap: which
+** offsets start a live allocation (of what type number and usable size),
+** every allocation in turn, and a structural check of the heap metadata.
+**
+** pmlua never follows or frees an offset read from a pool without asking
+** here first: libpmemobj itself trusts the offsets it is given (a wrong one
+** handed to pmemobj_tx_free corrupts the heap or divides by zero), and its
+** own object walk (pmemobj_first/next) loops on a zeroed header. Every walk
+** here is bounded by the sizes the zone headers give, and those are checked
+** against the mapping first.
+**
+** The layout followed is libpmemobj's heap format 1.0 (PMDK 1.x,
+** heap_layout.h and memblock.c): pool descriptor after the 4 KiB pool
+** header, heap header, zones of up to 65528 chunk headers and 256 KiB
+** chunks, runs with bitmaps, compact (16-byte) or legacy (64-byte)
+** allocation headers. Core layer: no Lua, no libpmemobj calls.
+*/
+#ifndef pml_heap_h
+#define pml_heap_h
+
+#include <stdint.h>
+
+/* the pmemobj pool descriptor fields pmlua reads (offsets in the file) */
+#define PML_DSC_LANES_OFF   5120
+#define PML_DSC_NLANES      5128
+#define PML_DSC_HEAP_OFF    5136
+#define PML_DSC_ROOT_OFF    6144
+#define PML_DSC_ROOT_SIZE   6160
+#define PML_DSC_HEAP_SIZE   6176
+#define PML_DSC_END         6184
+
+typedef struct pml_Heap {
+  const char *base;     /* pool base (file offset 0); NULL if not booted */
+  uint64_t size;        /* bytes readable from base */
+  uint64_t zone0;       /* offset of zone 0 */
+  uint32_t nzones;      /* zones that fit in size */
+} pml_Heap;
+
+/* a live allocation, as its headers describe it */
+typedef struct pml_Block {
+  uint64_t off;         /* user data (what a PMEMoid holds) */
+  uint64_t type;        /* type number given at allocation */
+  uint64_t usable;      /* usable bytes from off */
+} pml_Block;
+
+/* boot the view of the heap at heap_off of a pool of size bytes at base:
+   0, or -1 with a reason in *why if the heap header is not one */
+int pml_heap_boot(pml_Heap *h, const char *base, uint64_t size,
+                  uint64_t heap_off, const char **why);
+/* is off the start of a live allocation? fills *b (may be NULL) */
+int pml_heap_block(const pml_Heap *h, uint64_t off, pml_Block *b);
+/* a live allocation of type at off, with at least n usable bytes? */
+int pml_heap_has(const pml_Heap *h, uint64_t off, uint64_t type, uint64_t n);
+/* call fn for every live allocation (fn returns nonzero to stop); -1 if
+   the metadata is damaged (the walk stops there), else 0 */
+int pml_heap_walk(const pml_Heap *h, int (*fn)(void *ud, const pml_Block *b),
+                  void *ud);
+/* check every zone's chunk headers and run headers: 0, or -1 with *why */
+int pml_heap_check(const pml_Heap *h, const char **why);
+
+#endif

@@ -1,0 +1,285 @@
+-- test_damage.lua -- pools damaged in the exact places that once crashed or
+-- hung pmlua (a root offset outside the file, a zeroed allocation header in a
+-- pool that needs recovery, a table body pointing at another allocation), the
+-- heap view that guards every offset (checked against libpmemobj's own walk),
+-- and the trial open's lock after its caller is killed. Each damaged pool is
+-- opened in a child process under a time limit: a signal or a hang fails.
+local lu = require "luaunit"
+local helper = require "helper"
+local q = helper.q
+
+-- descriptor fields of a pmemobj pool (see src/pml_heap.h)
+local DSC_ROOT_OFF, DSC_ROOT_SIZE = 6144, 6160
+-- pml_Root: magic 8, version 8, state 8, nobjects 8, root cell 16
+local ROOT_STATE, ROOT_CELL_OFF = 16, 40
+-- pml_Table: header 16, count, used, cap, body
+local TABLE_CAP, TABLE_BODY = 32, 40
+
+local function peek(path, at)
+  local f = assert(io.open(path, "rb"))
+  f:seek("set", at)
+  local v = string.unpack("<I8", f:read(8))
+  f:close()
+  return v
+end
+
+local function poke(path, at, v, n)
+  local f = assert(io.open(path, "r+b"))
+  f:seek("set", at)
+  f:write(n and string.rep("\0", n) or string.pack("<I8", v))
+  f:close()
+end
+
+local function filesize(path)
+  local f = assert(io.open(path, "rb"))
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
+-- the offset of the table stored at key k of the root table (a string key)
+local function table_at(path, k)
+  local root = peek(path, DSC_ROOT_OFF)
+  local t = peek(path, root + ROOT_CELL_OFF)
+  local cap, body = peek(path, t + TABLE_CAP), peek(path, t + TABLE_BODY)
+  local entries = body + 16 * cap
+  for i = 0, cap - 1 do
+    local e = entries + 32 * i
+    local f = assert(io.open(path, "rb"))
+    f:seek("set", e)
+    local key = f:read(16)
+    f:close()
+    if key:byte(1) == 5 and key:sub(3, 2 + key:byte(2)) == k then
+      return peek(path, e + 24)
+    end
+  end
+  error("setup: key " .. k .. " not found")
+end
+
+-- a closed pool: root = { a = { x = 1, s = <long string> }, b = { 1, 2 }, l = list }
+local function sample_pool()
+  local path = helper.pool_path("damage.pmem")
+  local p = assert(pmem.open(path, "x", pmem.MIN_POOL_SIZE))
+  p.root = { a = { x = 1, s = ("s"):rep(100) }, b = { 1, 2 }, l = p:list { "x", { 3 } } }
+  p:close()
+  return path
+end
+
+-- a child that opens the pool (flag), walks it, writes, collects, closes and
+-- reopens; prints NIL <msg> or DONE lines. Run under a time limit.
+local WALK = [[
+local path, flag = ...
+local function walk(v, seen)
+  if pmem.type(v) and not seen[v] then
+    seen[v] = true
+    for k, x in pairs(v) do walk(k, seen) walk(x, seen) end
+  end
+end
+for round = 1, 2 do
+  local p, msg = pmem.open(path, flag)
+  if not p then print("NIL " .. msg) return end
+  pcall(function() walk(p.root, {}) end)
+  if flag ~= "r" then
+    pcall(function() p.root.a = nil end)
+    pcall(function() p:gc() end)
+  end
+  p:close()
+  print("DONE")
+end
+]]
+
+-- run_walk -- run WALK on path; returns its output; fails on a signal or hang
+local function run_walk(path, flag)
+  local dir = helper.tmpdir()
+  local script = dir .. "/walk.lua"
+  local f = assert(io.open(script, "w")); f:write(WALK); f:close()
+  local out, code, err = helper.run_cmd("timeout -s KILL 60 " .. q(helper.PMLUA) .. " "
+    .. q(script) .. " " .. q(path) .. " " .. (flag or "w"))
+  lu.assertEquals(code, 0, ("the child crashed or hung (status %s): %s%s"):format(
+    tostring(code), out, err))
+  return out
+end
+
+-- refill -- open the pool after a damaged run, allocate enough to reuse
+-- anything wrongly freed, check the heap view; returns root.b as a table
+local function refill(path)
+  local p = assert(pmem.open(path))
+  p.root.fill = p:list()
+  p:transaction(function()
+    for i = 1, 600 do p.root.fill:append { i, ("f"):rep(i % 40) } end
+  end)
+  local objects, walked, bad = pmem._audit(p)
+  lu.assertEquals({ walked, bad }, { objects, 0 })
+  local b = pmem.tolua(p.root.b)
+  p:close()
+  return b
+end
+
+TestDamage = {}
+
+function TestDamage.test_root_offset_past_the_end_of_the_file()
+  for _, flag in ipairs { "w", "r" } do
+    local path = sample_pool()
+    poke(path, DSC_ROOT_OFF, filesize(path) + 4096)
+    local out = run_walk(path, flag)
+    lu.assertStrMatches(out, "NIL .*damaged pool %(no root object at offset %d+%)\n")
+  end
+end
+
+function TestDamage.test_root_offset_inside_another_allocation()
+  local path = sample_pool()
+  poke(path, DSC_ROOT_OFF, table_at(path, "a") + 16)
+  lu.assertStrContains(run_walk(path), "damaged pool (no root object")
+end
+
+function TestDamage.test_root_size_changed()
+  local path = sample_pool()
+  poke(path, DSC_ROOT_SIZE, 4096)
+  lu.assertStrContains(run_walk(path, "r"), "damaged pool (root object of 4096 bytes)")
+end
+
+-- a pool that needs recovery is swept in full at open: the sweep walks the
+-- heap itself, so a zeroed allocation header cannot make it loop
+function TestDamage.test_zeroed_allocation_header_in_an_unclean_pool()
+  local path = sample_pool()
+  local root = peek(path, DSC_ROOT_OFF)
+  poke(path, root + ROOT_STATE, 1)                       -- "the last run crashed"
+  poke(path, table_at(path, "b") - 16, nil, 16)
+  local out = run_walk(path)
+  lu.assertStrMatches(out, "NIL [^\n]*damaged pool[^\n]*\n")
+end
+
+-- the body of table a made to point at table b's header: freeing a would
+-- hand libpmemobj an offset that is not a body (SIGFPE or a corrupt heap)
+function TestDamage.test_table_body_pointing_at_another_allocation()
+  local path = sample_pool()
+  local a, b = table_at(path, "a"), table_at(path, "b")
+  poke(path, a + TABLE_BODY, b)
+  lu.assertStrContains(run_walk(path), "DONE")
+  -- nothing was freed through the bad offset: table b survives new
+  -- allocations, and the heap is what libpmemobj says it is
+  lu.assertEquals(refill(path), { 1, 2 })
+end
+
+-- the same damage with a body offset in the middle of an allocation
+function TestDamage.test_table_body_pointing_inside_an_allocation()
+  local path = sample_pool()
+  local a = table_at(path, "a")
+  poke(path, a + TABLE_BODY, peek(path, a + TABLE_BODY) + 64)
+  lu.assertStrContains(run_walk(path), "DONE")
+  lu.assertEquals(refill(path), { 1, 2 })
+end
+
+-- a table whose hash index is zeroed: iterating meets keys the index does
+-- not find, which is damage, not a user's invalid key
+function TestDamage.test_damaged_index_is_reported_as_damage()
+  local path = sample_pool()
+  local root = peek(path, DSC_ROOT_OFF)
+  local t = peek(path, root + ROOT_CELL_OFF)
+  poke(path, peek(path, t + TABLE_BODY), nil, 16 * peek(path, t + TABLE_CAP))
+  local out = helper.child_ok([[
+    local p = assert(pmem.open(..., "r"))
+    print(pcall(function() for k in pairs(p.root) do end end))
+    print(pcall(pmem.next, p.root, "no such key"))
+    p:close()]], path)
+  lu.assertStrMatches(out, "false\t[^\n]*damaged pool[^\n]*\nfalse\t[^\n]*invalid key to 'next'\n")
+end
+
+-- "pool is full" names the pool, its size and use
+function TestDamage.test_pool_full_message()
+  local path = helper.fast_pool_path()
+  local p = assert(pmem.open(path, "x", pmem.MIN_POOL_SIZE))
+  p.root = p:list()
+  local ok, err = pcall(function()
+    for _ = 1, 1000 do p.root:append(("x"):rep(100000)) end
+  end)
+  lu.assertFalse(ok)
+  lu.assertStrMatches(err, ".*" .. path:gsub("%p", "%%%0")
+    .. ": pool is full %(a 8%.0 MiB file, %d+%.%d MiB used by %d+ allocations%); the change "
+    .. "was rolled back: delete data you no longer need, or copy the data into a larger pool")
+  p:close()
+end
+
+TestHeapView = {}
+
+-- pmlua's view of the heap agrees with libpmemobj's object walk: the same
+-- objects, types and usable sizes, and no offset next to one is taken for one
+function TestHeapView.test_heap_view_matches_libpmemobj()
+  local path = helper.fast_pool_path()
+  local p = assert(pmem.open(path, "x", 64 * 1024 * 1024))
+  p.root = { t = {}, l = p:list(), s = p:set { 1, 2, 3 } }
+  local r = p.root
+  p:transaction(function()
+    for i = 1, 2000 do
+      r.t[i] = ("v"):rep(i % 300)
+      r.l:append { i }
+    end
+  end)
+  r.huge = ("H"):rep(3 * 1024 * 1024)                     -- whole chunks
+  r.big = ("B"):rep(200000)
+  for i = 1, 2000, 3 do r.t[i] = nil end
+  local objects, walked, bad = pmem._audit(p)
+  lu.assertTrue(objects > 4000, "objects: " .. objects)
+  lu.assertEquals(walked, objects)
+  lu.assertEquals(bad, 0)
+  p:gc()
+  p:close()
+  p = assert(pmem.open(path))
+  objects, walked, bad = pmem._audit(p)
+  lu.assertEquals({ walked, bad }, { objects, 0 })
+  p:close()
+end
+
+TestTruncated = {}
+
+-- another program truncates an open pool's file: touching the lost pages
+-- ends the process with a message naming the pool, not a bare SIGBUS
+function TestTruncated.test_truncated_while_open()
+  for _, flag in ipairs { "w", "r" } do
+    local path = sample_pool()
+    local out, code, err = helper.child([[
+      local path, flag = ...
+      local p = assert(pmem.open(path, flag))
+      os.execute("truncate -s 8192 '" .. path .. "'")
+      print(p.root.a.s)
+      print("NOT REACHED")]], path, flag)
+    lu.assertEquals(code, 1, out .. err)
+    lu.assertNotStrContains(out, "NOT REACHED")
+    lu.assertStrContains(err, "pmlua: " .. path .. ": the pool's file was truncated or "
+                         .. "replaced while the pool was open")
+  end
+end
+
+TestLock = {}
+
+-- a process killed while opening its pool (during the trial open, whose
+-- child holds libpmemobj's lock for a moment) leaves nothing that holds the
+-- pool: an open right after the kill succeeds, every time
+function TestLock.test_killed_opener_leaves_no_lock()
+  local path = sample_pool()
+  local script = helper.tmpdir() .. "/opener.lua"
+  local f = assert(io.open(script, "w"))
+  f:write([[
+local path = ...
+while true do
+  local p = pmem.open(path)
+  if p then p:close() end
+end
+]])
+  f:close()
+  local failures = {}
+  for i = 1, tonumber(os.getenv("PMLUA_KILLED_OPENS") or 60) do
+    local h = assert(io.popen(("sh -c 'echo $$; exec %s %s %s' 2>&1"):format(
+      q(helper.PMLUA), q(script), q(path))))
+    local pid = tonumber(h:read("l"))
+    os.execute(("sleep %.3f"):format(0.02 + (i % 10) * 0.005))
+    os.execute("kill -9 " .. pid)
+    h:read("a")
+    h:close()
+    local p, msg = pmem.open(path)
+    if p then p:close() else failures[#failures + 1] = msg end
+  end
+  lu.assertEquals(failures, {})
+end
+
+os.exit(lu.LuaUnit.run())

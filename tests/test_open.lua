@@ -1,0 +1,175 @@
+-- test_open.lua -- creating and opening pools as a user would meet them:
+-- read-only files and read-only opens, permission bits given as Lua numbers,
+-- creations that fail or are killed half-way (no file may be left behind),
+-- long file names.
+local lu = require "luaunit"
+local helper = require "helper"
+local q = helper.q
+
+local ROOT = helper.run_cmd("id -u") == "0\n"
+
+local function ls_all(dir)
+  local out = helper.run_cmd("ls -A " .. q(dir))
+  local names = {}
+  for name in out:gmatch("[^\n]+") do names[#names + 1] = name end
+  table.sort(names)
+  return names
+end
+
+local function sample(path)
+  local p = assert(pmem.open(path, "x", pmem.MIN_POOL_SIZE))
+  p.root = { greeting = "hello", n = 42 }
+  p:close()
+end
+
+-- as_reader(src, ...) -- run src in a child that cannot write the pool
+-- file: as user nobody when the tests run as root (root writes anything)
+local function as_reader(src, ...)
+  if not ROOT then return helper.child(src, ...) end
+  local dir = helper.tmpdir()
+  local f = dir .. "/reader.lua"
+  local h = assert(io.open(f, "w")); h:write(src); h:close()
+  os.execute("chmod 755 " .. q(dir) .. " && chmod 644 " .. q(f))
+  local args = {}
+  for i = 1, select("#", ...) do args[i] = q(select(i, ...)) end
+  return helper.run_cmd("setpriv --reuid=65534 --regid=65534 --clear-groups "
+    .. q(helper.PMLUA) .. " " .. q(f) .. " " .. table.concat(args, " "))
+end
+
+-- a pool file no one may write, in a directory others may enter
+local function readonly_pool(unclean)
+  local dir = helper.tmpdir()
+  os.execute("chmod 755 " .. q(dir))
+  local path = dir .. "/ro.pmem"
+  sample(path)
+  if unclean then helper.child_ok("assert(pmem.open(...)) os.exit(0)", path) end
+  os.execute("chmod 444 " .. q(path))
+  return path
+end
+
+TestReadOnly = {}
+
+function TestReadOnly.test_r_needs_only_read_permission()
+  local path = readonly_pool()
+  local out, code, err = as_reader([[
+    local p = assert(pmem.open(..., "r"))
+    print(p.root.greeting, p.root.n, tostring(p))
+    p:close()
+    local w, msg = pmem.open(..., "w")
+    print(w, msg)]], path)
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(out, "hello\t42\tpmem.pool (" .. path .. ") read-only\n")
+  lu.assertStrContains(out, "nil\t" .. path .. ": Permission denied")
+end
+
+function TestReadOnly.test_r_never_writes_the_file()
+  local path = helper.pool_path()
+  sample(path)
+  local before = helper.run_cmd("md5sum < " .. q(path))
+  helper.child_ok([[
+    local p = assert(pmem.open(..., "r"))
+    for k, v in pairs(p.root) do local _ = tostring(k) .. tostring(v) end
+    p:close()]], path)
+  lu.assertEquals(helper.run_cmd("md5sum < " .. q(path)), before)
+end
+
+-- a pool that needs recovery is recovered in memory: the file stays as it was
+function TestReadOnly.test_r_on_an_unclean_pool_recovers_in_memory()
+  local path = helper.pool_path()
+  sample(path)
+  helper.child_ok("local p = assert(pmem.open(...)) p.root.n = 43 os.exit(0)", path)
+  local before = helper.run_cmd("md5sum < " .. q(path))
+  lu.assertEquals(helper.child_ok([[
+    local p = assert(pmem.open(..., "r"))
+    print(p.root.n)
+    p:close()]], path), "43\n")
+  lu.assertEquals(helper.run_cmd("md5sum < " .. q(path)), before)
+end
+
+function TestReadOnly.test_r_on_an_unclean_pool_without_write_permission()
+  local path = readonly_pool(true)
+  local out, code, err = as_reader([[
+    local p, msg, e = pmem.open(..., "r")
+    print(p, msg, e)]], path)
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(out, "nil\t" .. path .. ": the pool was not closed cleanly; its "
+                       .. "recovery needs write permission to the file")
+end
+
+TestMode = {}
+
+function TestMode.test_mode_must_be_permission_bits()
+  local dir = helper.tmpdir()
+  for _, mode in ipairs { 644, -1, 512, 0x10000 } do
+    local ok, err = pcall(pmem.open, dir .. "/m.pmem", "c", pmem.MIN_POOL_SIZE, mode)
+    lu.assertFalse(ok, "mode " .. mode)
+    lu.assertStrContains(err, "mode " .. mode .. " is not permission bits")
+    lu.assertStrContains(err, 'tonumber("644", 8)')
+  end
+  lu.assertEquals(ls_all(dir), {})
+end
+
+function TestMode.test_mode_and_umask()
+  local dir = helper.tmpdir()
+  local f = assert(io.open(dir .. "/mk.lua", "w"))
+  f:write("assert(pmem.open(..., 'x', pmem.MIN_POOL_SIZE, tonumber('664', 8))):close()")
+  f:close()
+  local out = helper.run_cmd("umask 027 && " .. q(helper.PMLUA) .. " " .. q(dir .. "/mk.lua")
+    .. " " .. q(dir .. "/m.pmem") .. " && stat -c %a " .. q(dir .. "/m.pmem"))
+  lu.assertEquals(out, "640\n")
+end
+
+TestCreate = {}
+
+-- a creation that fails leaves nothing (here: no room for the size asked)
+function TestCreate.test_failed_create_leaves_no_file()
+  local dir = helper.tmpdir()
+  local p, msg = pmem.open(dir .. "/big.pmem", "x", 1 << 50)
+  lu.assertNil(p)
+  lu.assertStrContains(msg, dir .. "/big.pmem: ")
+  lu.assertEquals(ls_all(dir), {})
+end
+
+-- a creator killed at any instant leaves no file but, maybe, the pool
+function TestCreate.test_killed_creator_leaves_no_stray_file()
+  local dir = helper.tmpdir()
+  local path = dir .. "/k.pmem"
+  local script = helper.tmpdir() .. "/creator.lua"
+  local f = assert(io.open(script, "w"))
+  f:write("assert(pmem.open(..., 'x', 64 * 1024 * 1024)):close()")
+  f:close()
+  local pools = 0
+  for i = 1, 12 do
+    os.remove(path)
+    local h = assert(io.popen(("sh -c 'echo $$; exec \"$0\" \"$@\"' %s %s %s 2>&1"):format(
+      q(helper.PMLUA), q(script), q(path))))
+    local pid = tonumber(h:read("l"))
+    os.execute(("sleep %.3f"):format(i * 0.004))
+    os.execute("kill -9 " .. pid .. " 2>/dev/null")
+    h:read("a")
+    h:close()
+    local names = ls_all(dir)
+    if #names == 1 then
+      lu.assertEquals(names, { "k.pmem" })
+      assert(pmem.open(path)):close()                -- a whole pool, or none
+      pools = pools + 1
+    else
+      lu.assertEquals(names, {})
+    end
+  end
+  lu.assertTrue(pools < 12, "no kill landed during a creation")
+end
+
+-- any name io.open can create makes a pool
+function TestCreate.test_long_file_name()
+  local dir = helper.tmpdir()
+  local name = ("n"):rep(245)
+  local path = dir .. "/" .. name
+  local p, msg = pmem.open(path, "x", pmem.MIN_POOL_SIZE)
+  lu.assertNotNil(p, msg)
+  p.root = 1
+  p:close()
+  lu.assertEquals(ls_all(dir), { name })
+end
+
+os.exit(lu.LuaUnit.run())
