@@ -5,38 +5,77 @@
 #   make test       install deps, build, run every test; last line "N passed, M failed"
 #   make check      the same tests under AddressSanitizer + UBSan (build/asan/)
 #   make bench      speed ratios (docs/performance.md)
+#   make torture    the long sweeps (5,000 mutated pools)
 #   make install PREFIX=/usr/local
+#   make vendor-check   build against vendor/ alone, check it, run a few tests (CI)
+#
+# VENDOR=1 (on the command line or in the environment), with any target: use only
+# the Debian packages unpacked into vendor/root by scripts/deps.sh -- fetched even
+# as root and even when the system has them -- and build in build/vendor/. It is
+# the path taken without root, kept working by `make vendor-check` in .ci/run.
 
+ifeq ($(VENDOR),1)
+B        ?= build/vendor
+endif
 B        ?= build
 PREFIX   ?= /usr/local
 VROOT    := $(CURDIR)/vendor/root
-MULTI    := x86_64-linux-gnu
-# resolved when used (after scripts/deps.sh ran), not when the Makefile is read
-LUA       = $(shell command -v lua5.4 2>/dev/null || echo $(VROOT)/usr/bin/lua5.4)
+MULTI    := $(or $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null),$(shell $(CC) -print-multiarch 2>/dev/null),x86_64-linux-gnu)
+DEPSTAMP := $(B)/.deps
+
+# vendor/root's paths. Its headers include lua5.4-deb-multiarch.h from
+# usr/include/$(MULTI); Debian 12's libreadline8 still ships in lib/$(MULTI).
+VLIBS    := $(VROOT)/usr/lib/$(MULTI):$(VROOT)/lib/$(MULTI)
+VINCS    := -I$(VROOT)/usr/include -I$(VROOT)/usr/include/$(MULTI) -I$(VROOT)/usr/include/lua5.4
+VLIBDIRS := -L$(VROOT)/usr/lib/$(MULTI) -L$(VROOT)/lib/$(MULTI) -Wl,-rpath-link,$(VLIBS)
+# DT_RPATH rather than RUNPATH: it also serves libpmemobj's own dependencies
+VRPATH   := -Wl,--disable-new-dtags -Wl,-rpath,$(VLIBS)
+
+ifeq ($(VENDOR),1)
+USE_VROOT   := 1
+INCS        := $(VINCS)
+LIBLUA_A    := $(VROOT)/usr/lib/$(MULTI)/liblua5.4.a
+LUA         := $(VROOT)/usr/bin/lua5.4
+LUAUNIT_DIR := $(VROOT)/usr/share/lua/5.4
+else
+# Resolved when used, after scripts/deps.sh ran: it writes "vendor" to $(DEPSTAMP)
+# when, not root, it had to unpack missing packages into vendor/root.
+USE_VROOT    = $(shell grep -qx vendor $(DEPSTAMP) 2>/dev/null && echo 1)
+INCS         = -I/usr/include/lua5.4 $(if $(USE_VROOT),$(VINCS))
+LIBLUA_A     = $(firstword $(wildcard /usr/lib/$(MULTI)/liblua5.4.a $(if $(USE_VROOT),$(VROOT)/usr/lib/$(MULTI)/liblua5.4.a)) \
+               /usr/lib/$(MULTI)/liblua5.4.a)
+LUA          = $(shell command -v lua5.4 2>/dev/null || echo $(VROOT)/usr/bin/lua5.4)
+LUAUNIT_DIR  =
+endif
+# Only a build that uses vendor/root gets an rpath (into it); `make install`
+# relinks without one.
+LIBDIRS  = $(if $(USE_VROOT),$(VLIBDIRS))
+RPATH    = $(if $(USE_VROOT),$(VRPATH))
+# the tests' lua5.4 and the examples find vendor/root's libraries too
+RUNENV   = $(if $(USE_VROOT),LD_LIBRARY_PATH=$(VLIBS)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH})
+TESTENV  = $(RUNENV) PMLUA=$(CURDIR)/$(B)/pmlua LUA54=$(LUA) LUAUNIT_DIR=$(LUAUNIT_DIR)
 
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   += $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
-            -fPIC -fvisibility=hidden -Isrc -I$(B) \
-            -I/usr/include/lua5.4 -I$(VROOT)/usr/include -I$(VROOT)/usr/include/lua5.4
-LDFLAGS  += -L$(VROOT)/usr/lib/$(MULTI) -Wl,-rpath,$(VROOT)/usr/lib/$(MULTI)
-LIBLUA_A  = $(firstword $(wildcard /usr/lib/$(MULTI)/liblua5.4.a $(VROOT)/usr/lib/$(MULTI)/liblua5.4.a) \
-            /usr/lib/$(MULTI)/liblua5.4.a)
+            -fPIC -fvisibility=hidden -Isrc -I$(B) $(INCS)
 
 CORE     := pml_map pml_heap pml_fault pml_pool pml_tx pml_cell pml_table pml_list pml_gc
 BIND     := lpmem lpmem_types lpmem_peek lpmem_audit
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
-DEPSTAMP := $(B)/.deps
 
-.PHONY: all run test check bench install clean deps
+.PHONY: all run test check check-run bench torture install clean deps vendor-check vendor-verify
 all: $(B)/pmlua $(B)/pmem.so
 
 deps: $(DEPSTAMP)
-$(DEPSTAMP): scripts/deps.sh
+$(DEPSTAMP): scripts/deps.sh $(if $(filter 1,$(VENDOR)),$(VROOT)/.complete)
 	@mkdir -p $(B)
-	@sh scripts/deps.sh
+	@VENDOR=$(VENDOR) sh scripts/deps.sh $(abspath $@)
 	@touch $@
+# VENDOR=1: unpack again when vendor/root was removed
+$(VROOT)/.complete:
+	@VENDOR=1 sh scripts/deps.sh
 
 $(B)/%.o: src/%.c $(wildcard src/*.h) $(DEPSTAMP)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -49,34 +88,73 @@ $(B)/pml_embed.o: $(B)/pml_embed.c src/pml_embed.h
 
 # The interpreter links Lua statically and exports its API (-Wl,-E), as lua5.4 does,
 # so that C modules (pmem.so included) load into it.
+LINK_PMLUA = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LIBLUA_A) -Wl,-E $(LIBDIRS) $(LDFLAGS) \
+             -lpmemobj -lreadline -lm -ldl
+LINK_SO    = $(CC) $(CFLAGS) -shared -o $@ $(filter %.o,$^) $(LIBDIRS) $(LDFLAGS) -lpmemobj
+
 $(B)/pmlua: $(B)/pmlua.o $(MODOBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBLUA_A) -Wl,-E $(LDFLAGS) -lpmemobj -lreadline -lm -ldl
+	$(LINK_PMLUA) $(RPATH)
 
 $(B)/pmem.so: $(MODOBJS)
-	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDFLAGS) -lpmemobj
-
-# vendored packages (non-root install): their lua5.4 finds its libraries here
-export LD_LIBRARY_PATH := $(VROOT)/usr/lib/$(MULTI):$(VROOT)/lib/$(MULTI)$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
+	$(LINK_SO) $(RPATH)
 
 test: all
-	@PMLUA=$(CURDIR)/$(B)/pmlua PMEM_SO_DIR=$(CURDIR)/$(B) LUA54=$(LUA) sh tests/run.sh
+	@$(TESTENV) PMEM_SO_DIR=$(CURDIR)/$(B) sh tests/run.sh
 
 run: all
-	@sh scripts/run-examples.sh $(CURDIR)/$(B)/pmlua
+	@$(RUNENV) sh scripts/run-examples.sh $(CURDIR)/$(B)/pmlua
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check:
-	$(MAKE) B=build/asan OPT="-O1 $(SAN)" LDFLAGS="$(SAN)" all
+	@$(MAKE) --no-print-directory B=$(B)/asan OPT="-O1 $(SAN)" LDFLAGS="$(SAN)" check-run
+check-run: all
 	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 PMLUA_SANITIZED=1 \
-	 PMLUA=$(CURDIR)/build/asan/pmlua PMEM_SO_DIR= LUA54=$(LUA) sh tests/run.sh
+	 $(TESTENV) PMEM_SO_DIR= sh tests/run.sh
 
 bench: all
-	@sh bench/run.sh $(CURDIR)/$(B)
+	@$(RUNENV) sh bench/run.sh $(CURDIR)/$(B)
 
-install: all
+# The long sweeps (make test runs each with a smaller count): 5,000 mutated
+# pools (tests/test_mutants.lua; about 10 minutes on 2 cores).
+TORTURE_MUTANTS ?= 5000
+torture: all
+	@$(TESTENV) PMEM_SO_DIR=$(CURDIR)/$(B) PMLUA_MUTANTS=$(TORTURE_MUTANTS) \
+	 TESTS="tests/test_mutants.lua" sh tests/run.sh
+
+# The build against vendor/ alone (see VENDOR=1 above), checked, then a smoke subset
+# of the tests; the last line is theirs, "N passed, M failed".
+VENDOR_TESTS ?= tests/test_cli.lua tests/test_interop.lua tests/test_types.lua
+vendor-check:
+	@$(MAKE) --no-print-directory VENDOR=1 vendor-verify
+	@$(MAKE) --no-print-directory VENDOR=1 test TESTS="$(VENDOR_TESTS)"
+
+# no header of the packages from outside vendor/root (the system's are on the
+# compiler's default path, so only this notices a missing -I), and every library
+# of the packages resolved into vendor/root by the rpath
+vendor-verify: all
+	@[ "$(VENDOR)" = 1 ] || { echo "vendor-verify: run make vendor-check" >&2; exit 1; }
+	@bad=$$(for f in src/*.c; do $(CC) $(CFLAGS) -M "$$f" || echo "/FAILED-$$f"; done | \
+	  tr ' \\' '\n\n' | grep -E '^/.*(lua|pmem|readline|FAILED)' | grep -v '^$(VROOT)/' | sort -u); \
+	 [ -z "$$bad" ] || { printf 'vendor-verify: headers from outside vendor/root:\n%s\n' "$$bad" >&2; exit 1; }
+	@bad=$$(env -u LD_LIBRARY_PATH ldd $(B)/pmlua $(B)/pmem.so | \
+	  grep -E '(pmem|ndctl|daxctl|readline|history|lua)[^ ]* =>' | grep -v '=> $(VROOT)/'); \
+	 [ -z "$$bad" ] || { printf 'vendor-verify: libraries from outside vendor/root:\n%s\n' "$$bad" >&2; exit 1; }
+	@echo "vendor-verify: headers, liblua5.4.a and libraries of $(B)/ all from vendor/root"
+
+# Installed files are relinked without any rpath: none may point into the build tree.
+$(B)/install/pmlua: $(B)/pmlua.o $(MODOBJS)
+	@mkdir -p $(@D)
+	$(LINK_PMLUA)
+$(B)/install/pmem.so: $(MODOBJS)
+	@mkdir -p $(@D)
+	$(LINK_SO)
+
+install: $(B)/install/pmlua $(B)/install/pmem.so
+	@for f in $^; do ! readelf -d $$f | grep -qiE 'rpath|runpath' || \
+	  { echo "install: $$f has an rpath" >&2; exit 1; }; done
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(B)/pmlua $(DESTDIR)$(PREFIX)/bin/pmlua
-	install -m 755 $(B)/pmem.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/pmem.so
+	install -m 755 $(B)/install/pmlua $(DESTDIR)$(PREFIX)/bin/pmlua
+	install -m 755 $(B)/install/pmem.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/pmem.so
 	for m in docs/*.1; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
 
 clean:

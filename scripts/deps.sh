@@ -1,21 +1,90 @@
 #!/bin/sh
-# deps.sh -- install the Debian packages pmlua builds and tests with.
+# deps.sh [STAMP] -- install the Debian packages pmlua builds and tests with.
 #
 # As root: apt-get install of whatever is missing. Otherwise: apt-get download
 # + dpkg -x into vendor/root (git-ignored), which the Makefile searches too.
+# VENDOR=1: unpack every package into vendor/root, as root too and whether or
+# not the system has it; the Makefile then builds against vendor/root alone.
+# Writes to STAMP "vendor" when the build must search vendor/root, else "system".
 # Idempotent and quiet when everything is already there.
 set -eu
 cd "$(dirname "$0")/.."
+stamp=${1:-/dev/null}
 
 PKGS="lua5.4 liblua5.4-dev libpmemobj-dev libpmem-dev libpmemobj1 libpmem1 \
 libndctl6 libdaxctl1 lua-unit libreadline-dev libreadline8"
+root=vendor/root
+
+# apt-get download needs package lists. Without root they are kept in
+# vendor/apt/ (apt-get update into a private directory) when the system has none.
+aptconf=$PWD/vendor/apt/apt.conf
+[ "$(id -u)" != 0 ] && [ -f "$aptconf" ] && export APT_CONFIG="$aptconf"
+refresh_lists() {
+	echo "deps: apt-get update" >&2
+	if [ "$(id -u)" = 0 ]; then
+		apt-get update -qq >/dev/null
+		return
+	fi
+	mkdir -p vendor/apt/lists/partial vendor/apt/cache/archives/partial
+	cat >"$aptconf" <<-EOF
+	Dir::State::Lists "$PWD/vendor/apt/lists";
+	Dir::Cache "$PWD/vendor/apt/cache";
+	Debug::NoLocking "true";
+	EOF
+	export APT_CONFIG="$aptconf"
+	apt-get update -qq >/dev/null
+}
+download() {
+	# as root, apt's _apt sandbox user may not be able to write here
+	(cd vendor/debs && if [ "$(id -u)" = 0 ]; then
+		apt-get download -qq -o APT::Sandbox::User=root "$@"
+	else
+		apt-get download -qq "$@"
+	fi)
+}
+
+# unpack PKG... -- into $root those not already there (listed in $root/.complete)
+unpack() {
+	need=""
+	for p in "$@"; do
+		grep -qx "$p" "$root/.complete" 2>/dev/null || need="$need $p"
+	done
+	[ -z "$need" ] && return 0
+	echo "deps: unpacking$need into $root" >&2
+	mkdir -p vendor/debs "$root"
+	# shellcheck disable=SC2086
+	download $need 2>/dev/null || { refresh_lists && download $need; }
+	for p in $need; do
+		for d in vendor/debs/"${p}"_*.deb; do dpkg -x "$d" "$root"; done
+	done
+	# absolute symlinks (libreadline.so -> /lib/...) would leave vendor/root:
+	# make them relative, so they resolve inside it
+	find "$root" -type l | while IFS= read -r l; do
+		t=$(readlink "$l")
+		case $t in /*)
+			up=$(dirname "${l#"$root"/}" | sed 's|[^/][^/]*|..|g')
+			ln -sfn "$up$t" "$l" ;;
+		esac
+	done
+	for p in $need; do echo "$p"; done >>"$root/.complete"
+}
+
+if [ "${VENDOR:-0}" = 1 ]; then
+	# shellcheck disable=SC2086
+	unpack $PKGS
+	echo vendor >"$stamp"
+	exit 0
+fi
 
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	echo system >"$stamp"
+	exit 0
+fi
 
 if [ "$(id -u)" = 0 ]; then
 	echo "deps: installing$missing"
@@ -23,13 +92,11 @@ if [ "$(id -u)" = 0 ]; then
 	apt-get update -qq >/dev/null
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	echo system >"$stamp"
 	exit 0
 fi
 
-root=vendor/root
-[ -f "$root/.complete" ] && exit 0
-echo "deps: not root; unpacking$missing into $root"
-mkdir -p vendor/debs "$root"
-(cd vendor/debs && for p in $missing; do apt-get download -qq "$p"; done)
-for d in vendor/debs/*.deb; do dpkg -x "$d" "$root"; done
-touch "$root/.complete"
+echo "deps: not root"
+# shellcheck disable=SC2086
+unpack $missing
+echo vendor >"$stamp"

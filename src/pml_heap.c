@@ -264,3 +264,50 @@ int pml_heap_walk(const pml_Heap *h, int (*fn)(void *ud, const pml_Block *b),
 int pml_heap_check(const pml_Heap *h, const char **why) {
   return walk(h, NULL, NULL, why);
 }
+
+/* {====================================================== lanes */
+
+/*
+** A lane is 3 KiB: three logs (struct ulog: checksum, next, capacity,
+** gen_num, flags, 3 unused words, then data): the internal redo log (192
+** bytes of data), the external redo log (640) and the undo log (2048).
+** libpmemobj leaves a redo log's capacity 0 until it first uses it; the
+** undo log's is always its size. An extension (next) is an offset into a
+** heap allocation, cacheline-aligned, itself a ulog.
+*/
+#define LANE_SIZE        3072
+#define ULOG_HDR         64
+#define ULOG_MAX_CHAIN   4096
+
+/* chain_ok -- the extensions of the log at off: in the heap, bounded */
+static int chain_ok(const pml_Heap *h, uint64_t off) {
+  uint64_t next = rd64(h, off + 8);
+  for (int n = 0; next != 0; n++) {
+    if (n >= ULOG_MAX_CHAIN || (next & 63) || next < h->zone0 + ZONE_META ||
+        !in(h, next, ULOG_HDR))
+      return 0;
+    uint64_t cap = rd64(h, next + 16);
+    if (!in(h, next + ULOG_HDR, cap)) return 0;
+    next = rd64(h, next + 8);
+  }
+  return 1;
+}
+
+int pml_heap_check_lanes(const pml_Heap *h, uint64_t lanes_off, uint64_t nlanes,
+                         const char **why) {
+  static const uint64_t at[3] = { 0, ULOG_HDR + 192, 2 * ULOG_HDR + 192 + 640 };
+  static const uint64_t cap[3] = { 192, 640, 2048 };
+  *why = "bad lane log";
+  if (lanes_off < 8192 || nlanes == 0 || nlanes > (1 << 20) ||
+      lanes_off + nlanes * LANE_SIZE > h->zone0 || !in(h, lanes_off, nlanes * LANE_SIZE))
+    return -1;
+  for (uint64_t i = 0; i < nlanes; i++) {
+    for (int k = 0; k < 3; k++) {
+      uint64_t log = lanes_off + i * LANE_SIZE + at[k], c = rd64(h, log + 16);
+      if ((c != cap[k] && !(k < 2 && c == 0)) || !chain_ok(h, log)) return -1;
+    }
+  }
+  return 0;
+}
+
+/* }====================================================== */

@@ -58,5 +58,10 @@ int pml_heap_walk(const pml_Heap *h, int (*fn)(void *ud, const pml_Block *b),
                   void *ud);
 /* check every zone's chunk headers and run headers: 0, or -1 with *why */
 int pml_heap_check(const pml_Heap *h, const char **why);
+/* check the lanes' log headers (lanes_off, nlanes from the descriptor):
+   capacities libpmemobj can use, extension chains inside the heap and of
+   bounded length (a loop would hang its first transaction): 0, or -1 */
+int pml_heap_check_lanes(const pml_Heap *h, uint64_t lanes_off, uint64_t nlanes,
+                         const char **why);
 
 #endif

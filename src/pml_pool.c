@@ -488,7 +488,10 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   p->base = (char *)p->pop;
   const char *why;
   st = check_root(p, path);
-  if (st == PML_OK && !p->readonly && pml_heap_check(&p->heap, &why) != 0)
+  if (st == PML_OK && !p->readonly &&
+      (pml_heap_check(&p->heap, &why) != 0 ||
+       pml_heap_check_lanes(&p->heap, dsc(p, PML_DSC_LANES_OFF), dsc(p, PML_DSC_NLANES),
+                            &why) != 0))
     st = fail(p, EINVAL, "%s: damaged pool (%s)", path, why);
   if (st != PML_OK) {
     pmemobj_close(p->pop);

@@ -146,6 +146,27 @@ int pml_table_set(pml_Pool *p, pml_Table *t, const pml_Val *k, uint64_t h,
 }
 
 /*
+** findable -- does a lookup of e's key find e? Always, in a sound table. A
+** damaged one may hold a key twice, and a traversal that continues from the
+** key of the second copy would come back to it for ever: next() returns
+** only entries whose key leads back to them.
+*/
+static int findable(pml_Pool *p, const pml_Table *t, const pml_Entry *e) {
+  pml_Val k;
+  size_t len;
+  if (e->key.tag == PML_CLSTR) {
+    const char *s = pml_cell_str(p, &e->key, &len);
+    if (s == NULL) return 0;
+    pml_val_str(&k, s, len);
+  } else {
+    k.tag = e->key.tag;
+    k.u.off = e->key.u.off;
+    k.img = e->key;
+  }
+  return pml_table_find(p, t, &k, pml_cell_hash(p, &e->key)) == e;
+}
+
+/*
 ** missing_key -- next() was given a key the index does not find: a key that
 ** is not in the table (PML_EKEY), unless an entry holds it all the same and
 ** the index is damaged (PML_EDAMAGED). A failure path: a linear scan.
@@ -170,7 +191,7 @@ int pml_table_next(pml_Pool *p, const pml_Table *t, const pml_Val *k,
   }
   for (; i < t->used; i++)
     if (es[i].val.tag != PML_CNIL) { *out = &es[i]; break; }
-  return PML_OK;
+  return *out == NULL || findable(p, t, *out) ? PML_OK : PML_EDAMAGED;
 }
 
 void pml_table_refs(pml_Pool *p, const pml_Table *t,

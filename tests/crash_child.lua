@@ -59,6 +59,8 @@ local function big(path, seed)
       for k = 1, KEYS do t["k" .. k] = b end
       root.batches = b
     end)
+    io.stdout:write("committed ", root.batches, "\n")
+    io.stdout:flush()
   end
 end
 

@@ -9,7 +9,8 @@ set -u
 cd "$(dirname "$0")/.."
 : "${PMLUA:?PMLUA must name the pmlua binary}"
 export PMLUA LUA_PATH="$PWD/tests/?.lua;;"
-luaunit_dir=$(dirname "$(ls /usr/share/lua/5.4/luaunit.lua vendor/root/usr/share/lua/5.4/luaunit.lua 2>/dev/null | head -n1)")
+# LUAUNIT_DIR (set by make VENDOR=1): where luaunit.lua is; else the system's or vendor/'s
+luaunit_dir=${LUAUNIT_DIR:-$(dirname "$(ls /usr/share/lua/5.4/luaunit.lua vendor/root/usr/share/lua/5.4/luaunit.lua 2>/dev/null | head -n1)")}
 LUA_PATH="$PWD/tests/?.lua;$luaunit_dir/?.lua;;"
 export LUA_PATH
 passed=0 failed=0
@@ -32,6 +33,8 @@ for t in ${TESTS:-tests/test_*.lua}; do
 		echo "FAIL $t: $line"; grep -vE '^(\.|Ran |OK$)' "$log" | head -n 60
 	else
 		echo "ok   $t: $ok tests ($(( $(date +%s) - start ))s)"
+		# the counts a suite reports of its own (mutants, kills)
+		grep -E '^(mutants|  kill -9)' "$log" | sed 's/^ */     /'
 	fi
 	passed=$((passed + ok)) failed=$((failed + bad + err))
 done

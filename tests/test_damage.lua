@@ -149,6 +149,22 @@ function TestDamage.test_zeroed_allocation_header_in_an_unclean_pool()
   lu.assertStrMatches(out, "NIL [^\n]*damaged pool[^\n]*\n")
 end
 
+-- lane 0's undo log made to name itself as its next part: libpmemobj's own
+-- open follows the chain forever. The trial open's child is killed at the
+-- time limit, and leaves no lock: a second open says the same
+function TestDamage.test_lane_log_that_loops()
+  local path = sample_pool()
+  local lanes = peek(path, 5120)                     -- descriptor: lanes_offset
+  local undo = lanes + 256 + 704                     -- internal and external redo logs
+  poke(path, undo + 8, undo)                          -- ulog.next
+  local code_ = 'for _ = 1, 2 do print(select(2, pmem.open(os.getenv("P")))) end'
+  local out, code, err = helper.run_cmd("P=" .. q(path) .. " PMLUA_OPEN_TIMEOUT=1 "
+    .. "timeout -s KILL 60 " .. q(helper.PMLUA) .. " -e " .. q(code_))
+  lu.assertEquals(code, 0, out .. err)
+  local msg = path .. ": damaged pool (libpmemobj did not finish opening it within 1 s)\t22\n"
+  lu.assertEquals(out, msg .. msg)
+end
+
 -- the body of table a made to point at table b's header: freeing a would
 -- hand libpmemobj an offset that is not a body (SIGFPE or a corrupt heap)
 function TestDamage.test_table_body_pointing_at_another_allocation()

@@ -1,6 +1,6 @@
 -- test_differential.lua -- random operation sequences on a persistent table
 -- and a persistent list, driven side by side with a plain Lua model and
--- compared completely after every step (api.md, "Types": Table and List;
+-- compared completely after every step (docs/reference.md, "Types": Table and List;
 -- "Transactions"; closing and reopening).
 --
 -- Operations: table set (keys of every kind from a small key space, values

@@ -1,5 +1,5 @@
 -- test_gc.lua -- garbage collection: only what is reachable survives, and
--- nothing leaks (contract "GC" in api.md; issue 7).
+-- nothing leaks (contract "GC" in docs/reference.md; issue 7).
 --
 -- pool:gc() returns at least `live` and `collected`: counts of stored
 -- containers (tables, lists, objects, tuples, sets; strings are owned by
@@ -893,7 +893,7 @@ function test_gc_inside_transaction_raises_and_rolls_back()
   pool:close()
 end
 
--- api.md: any error raised by a pool operation inside a transaction aborts
+-- docs/reference.md: any error raised by a pool operation inside a transaction aborts
 -- the whole transaction, even if the function catches it
 function test_gc_error_caught_inside_transaction_aborts_it()
   local pool = newpool()

@@ -1,4 +1,4 @@
--- test_list.lua -- persistent lists (api.md, "Types": List): 1-based, no
+-- test_list.lua -- persistent lists (docs/reference.md, "Types": List): 1-based, no
 -- nils; reads, writes, holes and positions that raise; #, ipairs, pairs; the
 -- standard table library on a list; the methods append, insert, remove,
 -- extend, clear (positions exactly as table.insert / table.remove); lists

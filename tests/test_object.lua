@@ -1,7 +1,7 @@
 -- test_object.lua -- persistent objects: pmem.class, pool:new, attributes,
 -- volatile "_v_" attributes, __load, finding classes in a new process
 -- (required or auto-required modules), inheritance, methods using
--- self._p_pool (contract "Object" in api.md).
+-- self._p_pool (contract "Object" in docs/reference.md).
 --
 -- Classes defined in this process get names without a dot (so that an
 -- unregistered lookup never tries to require a test file); each name is

@@ -3,7 +3,7 @@
 -- are already open (here or in another process), files that are not pools
 -- or are damaged, and atomic creation (kill -9 during creation).
 --
--- The contract is the "Pools" section of docs/spec api.md. Opens of foreign
+-- The contract is the "Pools" section of docs/reference.md. Opens of foreign
 -- and damaged files run in child processes, so that a crash is seen as a
 -- failed exit status rather than killing this suite.
 local lu = require "luaunit"

@@ -1,4 +1,4 @@
--- test_table.lua -- persistent tables behave like Lua tables (api.md, "Types":
+-- test_table.lua -- persistent tables behave like Lua tables (docs/reference.md, "Types":
 -- Table): get, set, delete, #t a border, pairs in insertion order, deleting
 -- during pairs, every kind of key, keys that raise; each behaviour checked in
 -- this process and again after the pool is reopened in a child process.

@@ -1,4 +1,4 @@
--- test_tx.lua -- transactions (api.md, "Transactions"): pool:transaction
+-- test_tx.lua -- transactions (docs/reference.md, "Transactions"): pool:transaction
 -- passes arguments and returns results; an error rolls back every change
 -- (values, keys, new objects, lists, the root) and is re-raised unchanged;
 -- large rollbacks, checked again in a child process; single changes are

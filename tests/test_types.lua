@@ -1,6 +1,6 @@
 -- test_types.lua -- tuples, sets, pool:new with the built-in types,
 -- identity of persistent values, pmem.type, pmem.tolua and tostring
--- (api.md, "Types"). Each behaviour is checked here and again after the
+-- (docs/reference.md, "Types"). Each behaviour is checked here and again after the
 -- pool is reopened in a child process.
 local lu = require "luaunit"
 local helper = require "helper"

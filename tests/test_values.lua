@@ -4,7 +4,7 @@
 -- plain Lua tables are deep-copied (sharing and cycles kept), and reading
 -- the same stored value twice gives the same userdata.
 --
--- The contract is the "Storable values" section and "Identity" of api.md.
+-- The contract is the "Storable values" section and "Identity" of docs/reference.md.
 local lu = require "luaunit"
 local helper = require "helper"
 local pmem = require "pmem"
