@@ -96,6 +96,19 @@ static void autogc(lua_State *L, lpm_Pool *pool) {
   pool->gc_pace = left * 2 > GC_PACE_MIN ? left * 2 : GC_PACE_MIN;
 }
 
+void lpm_collect(lua_State *L, lpm_Pool *pool) { autogc(L, pool); }
+
+/*
+** make_room -- after a change ran out of room and was rolled back: collect,
+** give libpmemobj's empty runs back as free chunks (room freed for one size
+** becomes room for any), and get the log reserve back if it could not be had
+*/
+static void make_room(lua_State *L, lpm_Pool *pool) {
+  autogc(L, pool);
+  pml_pool_recycle(&pool->core);
+  pml_pool_reserve(&pool->core);
+}
+
 int lpm_guard(lua_State *L, lua_CFunction f) {
   if (lpm_txpool == NULL) return f(L);
   int n = lua_gettop(L);
@@ -108,25 +121,31 @@ int lpm_guard(lua_State *L, lua_CFunction f) {
   return lua_gettop(L);
 }
 
-void lpm_begin(lua_State *L, lpm_Pool *pool) {
+static void begin(lua_State *L, lpm_Pool *pool, int bulk) {
   lpm_check_writable(L, pool);
   pool->L = L;
   if (!pool->core.intx && pool->core.suspects.count > pool->gc_pace) autogc(L, pool);
-  int st = pml_tx_open(&pool->core);
+  int st = bulk ? pml_tx_open_bulk(&pool->core) : pml_tx_open(&pool->core);
   if (st != PML_OK) lpm_raise(L, pool, st);
 }
+void lpm_begin(lua_State *L, lpm_Pool *pool) { begin(L, pool, 0); }
+void lpm_begin_bulk(lua_State *L, lpm_Pool *pool) { begin(L, pool, 1); }
 
 void lpm_end(lua_State *L, lpm_Pool *pool, int st) {
   pool->L = L;
   if (st != PML_OK) {
     abort_tx(pool, L);
     /* out of room in a change of its own: free what deleted data left,
-       so that the next attempt can find room */
-    if (st == PML_EFULL && pool->txdepth == 0) autogc(L, pool);
+       so that the next attempt can find room (in a pool:transaction, once
+       it has been rolled back) */
+    if (st == PML_EFULL && pool->txdepth == 0) make_room(L, pool);
+    else if (st == PML_EFULL) pool->txfull = 1;
     lpm_raise(L, pool, st);
   }
-  if (pool->txdepth == 0 && (st = pml_tx_commit(&pool->core)) != PML_OK)
+  if (pool->txdepth == 0 && (st = pml_tx_commit(&pool->core)) != PML_OK) {
+    if (st == PML_EFULL) make_room(L, pool);
     lpm_raise(L, pool, st);
+  }
 }
 
 /* }====================================================== */
@@ -541,6 +560,8 @@ static int pool_collect_(lua_State *L) {
     pool->core.unclean = 1;             /* half done: close collects in full */
     return lpm_raise(L, pool, st);
   }
+  pml_pool_recycle(&pool->core);
+  pml_pool_reserve(&pool->core);
   lua_createtable(L, 0, 3);
   lua_pushinteger(L, (lua_Integer)s.live);
   lua_setfield(L, -2, "live");
@@ -574,6 +595,7 @@ static int pool_transaction(lua_State *L) {
     int st = pool->core.readonly ? PML_OK : pml_tx_open(&pool->core);
     if (st != PML_OK) return lpm_raise(L, pool, st);
     lpm_txpool = pool;
+    pool->txfull = 0;
   }
   pool->txdepth++;
   int status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
@@ -586,16 +608,21 @@ static int pool_transaction(lua_State *L) {
   if (outer) lpm_txpool = NULL;
   if (status != LUA_OK) {
     abort_tx(pool, L);
-    if (outer) pool->txaborted = 0;
+    if (outer) {
+      pool->txaborted = 0;
+      if (pool->txfull && !pool->core.readonly) make_room(L, pool);
+    }
     return lua_error(L);                          /* the same error value */
   }
   if (!outer) return lua_gettop(L) - 1;
   if (pool->txaborted) {
     pool->txaborted = 0;
+    if (pool->txfull && !pool->core.readonly) make_room(L, pool);
     return luaL_error(L, "transaction aborted");
   }
   pool->L = L;
   int st = pml_tx_commit(&pool->core);
+  if (st == PML_EFULL) make_room(L, pool);
   if (st != PML_OK) return lpm_raise(L, pool, st);
   return lua_gettop(L) - 1;
 }

@@ -37,6 +37,7 @@ typedef struct lpm_Pool {
   uint32_t magic;
   int txdepth;          /* pool:transaction nesting */
   int txaborted;        /* an error aborted the open pool:transaction */
+  int txfull;           /* a change in the open pool:transaction ran out of room */
   int cache_ref;        /* registry: off -> proxy (weak values) */
   int vattr_ref;        /* registry: off -> _v_ attribute table (this run) */
   size_t gc_pace;       /* suspects that trigger an automatic collection */
@@ -108,7 +109,12 @@ lpm_Proxy *lpm_checkwrite(lua_State *L, int idx);
    (any failed pool operation aborts the whole transaction) */
 int lpm_guard(lua_State *L, lua_CFunction f);
 void lpm_begin(lua_State *L, lpm_Pool *pool);
+/* the same for a change that frees in bulk: a transaction of its own gets
+   the log reserve (pml_tx_open_bulk) */
+void lpm_begin_bulk(lua_State *L, lpm_Pool *pool);
 void lpm_end(lua_State *L, lpm_Pool *pool, int st);
+/* collect now, outside transactions (as the automatic collection does) */
+void lpm_collect(lua_State *L, lpm_Pool *pool);
 int lpm_raise(lua_State *L, lpm_Pool *pool, int st);
 void lpm_check_writable(lua_State *L, lpm_Pool *pool);
 

@@ -472,8 +472,11 @@ static int list_remove(lua_State *L) { return lpm_guard(L, list_remove_); }
 
 static int list_clear_(lua_State *L) {
   lpm_Proxy *px = checklist(L);
-  lpm_begin(L, px->pool);
-  lpm_end(L, px->pool, pml_list_clear(CORE(px), LIST(px)));
+  int deferred;
+  lpm_begin_bulk(L, px->pool);
+  lpm_end(L, px->pool, pml_list_clear(CORE(px), LIST(px), &deferred));
+  /* items left to the collector: free them now, unless a transaction is open */
+  if (deferred && px->pool->txdepth == 0) lpm_collect(L, px->pool);
   return 0;
 }
 static int list_clear(lua_State *L) { return lpm_guard(L, list_clear_); }

@@ -147,37 +147,74 @@ static void flush(Gc *g, int reopen) {
     g->stats->collected += g->freed.n;
   }
   g->freed.n = 0;
-  if (reopen && g->st == PML_OK) g->st = pml_tx_open(p);
+  if (reopen && g->st == PML_OK) g->st = pml_tx_open_bulk(p);
+}
+
+/* a batch ends before its logs would have to grow (by allocations, which
+   fail on a full pool): room kept for one cell (a free or a snapshot) and
+   for finishing a container (its array, cls, header, nobjects, a cut) */
+#define CELL_ACTS   4
+#define CELL_SNAP   (3 * pml_tx_snapcost(sizeof(uint64_t)) + pml_tx_snapcost(2 * sizeof(uint64_t)))
+#define batch_full(g)  (!pml_tx_room((g)->p, CELL_ACTS, CELL_SNAP))
+
+/* cut -- a dead container keeps its first n cells; commit the batch */
+static void cut(Gc *g, pml_Hdr *h, uint64_t n) {
+  pml_Pool *p = g->p;
+  if (h->kind == PML_TLIST || h->kind == PML_TTUPLE) {
+    pml_List *l = (pml_List *)h;
+    if ((g->st = pml_tx_snap(p, &l->len, sizeof l->len)) == PML_OK) l->len = n;
+  } else {
+    pml_Table *t = (pml_Table *)h;               /* count, used */
+    if ((g->st = pml_tx_snap(p, &t->count, 2 * sizeof(uint64_t))) == PML_OK) {
+      t->used = n / 2;
+      if (t->count > t->used) t->count = t->used;
+    }
+  }
+  flush(g, 1);
 }
 
 /*
-** free_container -- free the object at off: its body or items, the long
-** strings they own, its header. The references it holds are the caller's
-** business (each caller knows which children survive).
+** free_container -- free the dead object at off: the long strings its
+** cells own, the references they hold (through dec: each caller knows
+** which children to count down), its body or items, its header. Cells go
+** last first; when the batch's logs are used up midway, the container is
+** cut to the cells left and the batch committed, so that every committed
+** state is a smaller dead container and freeing needs no room of its own.
 */
-static void free_container(Gc *g, uint64_t off) {
+static void free_container(Gc *g, uint64_t off, void (*dec)(void *, uint64_t)) {
   pml_Pool *p = g->p;
   pml_Hdr *h = pml_hdr(p, off);
-  int st;
+  pml_Cell *c = NULL;
+  uint64_t n, unit, arr;
   if (g->st != PML_OK || !freeable(g, off)) return;
-  switch (h->kind) {
-    case PML_TLIST: case PML_TTUPLE:
-      st = pml_list_free_items(p, (pml_List *)h, 0);
-      break;
-    case PML_TOBJECT:
-      st = pml_cell_release(p, &((pml_Object *)h)->cls);
-      if (st == PML_OK) st = pml_table_free_body(p, (pml_Table *)h, 0);
-      break;
-    default:
-      st = pml_table_free_body(p, (pml_Table *)h, 0);
-      break;
+  if (h->kind == PML_TLIST || h->kind == PML_TTUPLE) {
+    pml_List *l = (pml_List *)h;
+    arr = l->items;
+    c = arr ? pml_ptr(p, arr) : NULL;
+    n = arr ? l->len : 0;
+    unit = 1;
+  } else {                                      /* table, set, object */
+    pml_Table *t = (pml_Table *)h;
+    arr = t->body;
+    c = arr ? (pml_Cell *)pml_tbody_entries(pml_ptr(p, arr), t->cap) : NULL;
+    n = arr ? 2 * t->used : 0;                  /* an entry is key, value */
+    unit = 2;
   }
+  while (n > 0 && g->st == PML_OK) {
+    if (n % unit == 0 && batch_full(g)) { cut(g, h, n); continue; }
+    pml_Cell *x = &c[--n];
+    if (x->tag == PML_CLSTR) g->st = pml_cell_release(p, x);
+    else if (x->tag == PML_CREF) dec(g, x->u.off);
+  }
+  int st = g->st;
+  if (st == PML_OK && h->kind == PML_TOBJECT) st = pml_cell_release(p, &((pml_Object *)h)->cls);
+  if (st == PML_OK && arr) st = pml_tx_free(p, arr, unit == 1 ? PML_TLITEMS : PML_TTBODY);
   if (st == PML_OK) st = pml_tx_free(p, off, h->kind);
   if (st == PML_OK) st = pml_tx_snap(p, &p->root->nobjects, sizeof(uint64_t));
   if (st != PML_OK) { g->st = st; return; }
   p->root->nobjects--;
   vec_add(g, &g->freed, off);
-  if (g->freed.n >= BATCH) flush(g, 1);
+  if (g->freed.n >= BATCH || batch_full(g)) flush(g, 1);
 }
 
 /* ---- phase 1: zero counts ---- */
@@ -198,8 +235,7 @@ static void zero_counts(Gc *g) {
   while (g->work.n > 0 && g->st == PML_OK) {
     uint64_t off = g->work.v[--g->work.n];
     if (held(g, off)) continue;                 /* stays a suspect */
-    each_child(g, off, dec_child);
-    free_container(g, off);
+    free_container(g, off, dec_child);
   }
 }
 
@@ -259,8 +295,7 @@ static void cycles(Gc *g) {
       if ((int64_t)s->val > 0 || !held(g, s->key)) pml_map_del(&p->suspects, s->key);
       continue;
     }
-    each_child(g, s->key, dec_black_child);
-    free_container(g, s->key);
+    free_container(g, s->key, dec_black_child);
   }
 }
 
@@ -281,7 +316,7 @@ static void gc_init(Gc *g, pml_Pool *p, int use_held, pml_GcStats *out) {
   pml_map_init(&g->b);
   g->stats = out;
   out->live = out->collected = out->damaged = 0;
-  g->st = pml_tx_open(p);
+  g->st = pml_tx_open_bulk(p);
 }
 
 int pml_gc_collect(pml_Pool *p, int use_held, pml_GcStats *out) {
@@ -339,8 +374,7 @@ int pml_gc_full(pml_Pool *p, pml_GcStats *out) {
     g.st = PML_EDAMAGED;
   Vec garbage = sw.garbage;
   for (size_t i = 0; i < garbage.n && g.st == PML_OK; i++) {
-    each_child(&g, garbage.v[i], dec_marked_child);
-    free_container(&g, garbage.v[i]);
+    free_container(&g, garbage.v[i], dec_marked_child);
   }
   free(garbage.v);
   if (g.st == PML_OK) g.st = pml_tx_snap(p, &p->root->nobjects, sizeof(uint64_t));

@@ -65,7 +65,8 @@ enum {
   PML_TTUPLE,       /* pml_List, immutable */
   PML_TSET,         /* pml_Table whose values are all true */
   PML_TTBODY,       /* table body: slots + entries */
-  PML_TLITEMS       /* list items: pml_Cell[cap] */
+  PML_TLITEMS,      /* list items: pml_Cell[cap] */
+  PML_TLOG          /* the log reserve (pml_Root.logbuf) */
 };
 
 /* a long string; immutable once written, owned by exactly one cell */
@@ -132,7 +133,10 @@ typedef struct pml_Root {
   uint64_t state;           /* PML_STATE_* */
   uint64_t nobjects;        /* containers allocated (live after a GC) */
   pml_Cell root;            /* pool.root */
-  uint64_t reserved[8];
+  uint64_t logbuf;          /* the log reserve: offset of a PML_TLOG object
+                               whose two halves extend the redo and undo logs
+                               of collections and bulk frees (0 if none) */
+  uint64_t reserved[7];
 } pml_Root;
 
 #endif

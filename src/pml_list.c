@@ -107,8 +107,25 @@ int pml_list_remove(pml_Pool *p, pml_List *l, uint64_t i) {
   return shrink(p, l);
 }
 
-int pml_list_clear(pml_Pool *p, pml_List *l) {
-  int st = pml_list_free_items(p, l, 1);
+int pml_list_clear(pml_Pool *p, pml_List *l, int *deferred) {
+  uint64_t frees = l->items != 0, refs = 0;
+  pml_Cell *items = l->items ? pml_list_items(p, l) : NULL;
+  for (uint64_t i = 0; i < l->len; i++) {
+    frees += items[i].tag == PML_CLSTR;
+    refs += items[i].tag == PML_CREF;
+  }
+  int st;
+  *deferred = !pml_tx_room(p, frees, (refs + 2) * pml_tx_snapcost(3 * sizeof(uint64_t)));
+  if (!*deferred) {
+    st = pml_list_free_items(p, l, 1);
+  } else {                            /* a dead list takes the items over */
+    uint64_t off = pml_list_new(p, PML_TLIST, &st);
+    if (off == 0) return st;
+    pml_List *d = pml_list(p, off);   /* allocated in this transaction */
+    d->len = l->len;
+    d->cap = l->cap;
+    d->items = l->items;
+  }
   if (st == PML_OK) st = pml_tx_snap(p, &l->len, 3 * sizeof(uint64_t));
   if (st == PML_OK) l->len = l->cap = l->items = 0;
   return st;

@@ -26,7 +26,10 @@ int pml_list_set(pml_Pool *p, pml_List *l, uint64_t i, const pml_Val *v);
 int pml_list_insert(pml_Pool *p, pml_List *l, uint64_t i, const pml_Val *v);
 /* remove item i (i < len), shifting the rest down */
 int pml_list_remove(pml_Pool *p, pml_List *l, uint64_t i);
-int pml_list_clear(pml_Pool *p, pml_List *l);
+/* remove every item. Their frees must fit the transaction's logs as they
+   are (pml_tx_room); if they do not, the items go to a new dead list,
+   which the next collection frees batch by batch (*deferred set) */
+int pml_list_clear(pml_Pool *p, pml_List *l, int *deferred);
 void pml_list_refs(pml_Pool *p, const pml_List *l,
                    void (*fn)(void *ud, uint64_t off), void *ud);
 /* are the long strings of l's items all sound (pml_str)? */

@@ -502,6 +502,7 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   }
   p->uuid_lo = pmemobj_oid(p->root).pool_uuid_lo;
   p->unclean = p->root->state == PML_STATE_OPEN;
+  pml_pool_reserve(p);                    /* before the collection at open */
   return PML_OK;
 }
 
@@ -533,6 +534,45 @@ int pml_pool_open(pml_Pool *p, const char *path, int flag, size_t size,
   return st;
 }
 
+/*
+** pml_pool_reserve -- a transaction's logs hold a few dozen frees and
+** snapshots; past that libpmemobj allocates log extensions from the pool,
+** which fails when the pool is full -- and so would a collection, the
+** only way to get room back. The log reserve, allocated once and kept,
+** extends the logs of collections and bulk frees instead (pml_tx_open_bulk).
+** Small pools go without: there a chunk is missed (a run of the classes
+** for 40 to 400 KiB takes up to 16 chunks), and collections commit in
+** smaller batches.
+*/
+void pml_pool_reserve(pml_Pool *p) {
+  if (p->pop == NULL || p->readonly || p->intx || p->logbuf != 0) return;
+  if (p->size < PML_LOGBUF_MIN_POOL) return;  /* the lanes' logs only */
+  uint64_t off = p->root->logbuf;
+  if (off != 0 && pml_heap_has(&p->heap, off, PML_TLOG, PML_LOGBUF_SIZE)) {
+    p->logbuf = off;
+    return;
+  }
+  /* none yet (new pool, or made by an older pmlua): allocate one and store
+     its offset in the root atomically (no room: the lanes' logs only) */
+  struct pobj_action act[2];
+  PMEMoid o = pmemobj_reserve(p->pop, &act[0], PML_LOGBUF_SIZE, PML_TLOG);
+  if (OID_IS_NULL(o)) return;
+  pmemobj_set_value(p->pop, &act[1], &p->root->logbuf, o.off);
+  if (pmemobj_publish(p->pop, act, 2) == 0) p->logbuf = o.off;
+}
+
+/*
+** pml_pool_recycle -- libpmemobj serves each allocation class from runs of
+** 1 to 16 chunks, and keeps each class's current run attached to it even
+** when empty; only heap_force_recycle (reached through pmemobj_defrag,
+** here of no objects) gives every empty run back as free chunks, usable
+** by any size. Cost: a look at every run.
+*/
+void pml_pool_recycle(pml_Pool *p) {
+  if (p->pop == NULL || p->readonly || p->intx) return;
+  (void)pmemobj_defrag(p->pop, NULL, 0, NULL);
+}
+
 int pml_pool_start_run(pml_Pool *p) {
   if (p->readonly) return PML_OK;
   p->root->state = PML_STATE_OPEN;
@@ -557,6 +597,7 @@ void pml_pool_close(pml_Pool *p, int clean) {
   p->base = NULL;
   p->root = NULL;
   p->heap.base = NULL;
+  p->logbuf = 0;
   pml_map_free(&p->txnew);
   pml_map_free(&p->txlen);
   pml_map_free(&p->txalloc);

@@ -28,6 +28,11 @@ enum {
 
 #define PML_MIN_POOL_SIZE  ((size_t)PMEMOBJ_MIN_POOL)
 #define PML_DEFAULT_SIZE   ((size_t)64 << 20)
+/* the log reserve: one 256 KiB chunk less libpmemobj's 16-byte header,
+   so that it is a chunk of its own (a smaller one would tie up a run of
+   up to 16 chunks of its allocation class) */
+#define PML_LOGBUF_SIZE    ((size_t)256 * 1024 - 16)
+#define PML_LOGBUF_MIN_POOL ((size_t)16 << 20)     /* smaller pools have none */
 
 /* callbacks from the core to the binding layer */
 typedef struct pml_Hooks {
@@ -51,6 +56,13 @@ typedef struct pml_Pool {
   int readonly;
   int unclean;              /* the previous run did not close the pool */
   int intx;                 /* a libpmemobj transaction is open */
+  int txbulk;               /* ... with the log reserve appended to its logs */
+  uint64_t txacts;          /* redo-log actions (frees, allocations) and */
+  uint64_t txsnap;          /* undo-log bytes (snapshots) it has used */
+  uint64_t txfreebytes;     /* bytes it frees */
+  uint64_t freed;           /* bytes freed since libpmemobj's empty runs
+                               were last given back (pml_pool_recycle) */
+  uint64_t logbuf;          /* the log reserve, checked (0 if none) */
   uint64_t epoch;           /* never 0; changes before any change made in a
                                transaction (every snapshot, fresh range,
                                allocation, free), at every rollback and at
@@ -89,6 +101,11 @@ int pml_pool_open(pml_Pool *p, const char *path, int flag, size_t size,
                   unsigned mode);
 /* mark the run as started (state OPEN): after any recovery at open */
 int pml_pool_start_run(pml_Pool *p);
+/* give the pool its log reserve if it has none (outside transactions) */
+void pml_pool_reserve(pml_Pool *p);
+/* hand every empty run of libpmemobj's allocation classes back to the
+   pool's free chunks, whatever size they served (outside transactions) */
+void pml_pool_recycle(pml_Pool *p);
 /* close the pool; mark it cleanly closed if clean (and not read-only) */
 void pml_pool_close(pml_Pool *p, int clean);
 

@@ -16,6 +16,15 @@ static int status(pml_Pool *p, int e) {
   return PML_ESYS;
 }
 
+/* what a libpmemobj 1.12 lane's logs hold without allocating: the redo log
+   of a transaction 640 bytes (16 per free or allocation), its undo log
+   2048 (pml_tx_snapcost per snapshot); a user buffer of n bytes adds n less
+   its header and alignment */
+#define LANE_REDO   640
+#define LANE_UNDO   2048
+#define REDO_ENTRY  16
+#define BUF_SLACK   192
+
 int pml_tx_open(pml_Pool *p) {
   if (p->intx) return PML_OK;
   if (pmemobj_tx_stage() != TX_STAGE_NONE) {     /* another pool's transaction */
@@ -30,7 +39,36 @@ int pml_tx_open(pml_Pool *p) {
   }
   pmemobj_tx_set_failure_behavior(POBJ_TX_FAILURE_RETURN);
   p->intx = 1;
+  p->txbulk = 0;
+  p->txacts = 1;                  /* the first snapshot adds a redo action */
+  p->txsnap = 0;
+  p->txfreebytes = 0;
   return PML_OK;
+}
+
+int pml_tx_open_bulk(pml_Pool *p) {
+  if (p->intx) return PML_OK;
+  int st = pml_tx_open(p);
+  if (st != PML_OK || p->logbuf == 0) return st;
+  char *b = pml_ptr(p, p->logbuf);
+  size_t half = PML_LOGBUF_SIZE / 2;
+  if (pmemobj_tx_log_append_buffer(TX_LOG_TYPE_INTENT, b, half) != 0 ||
+      pmemobj_tx_log_append_buffer(TX_LOG_TYPE_SNAPSHOT, b + half, half) != 0) {
+    int e = errno;
+    pml_tx_abort(p);
+    return status(p, e ? e : EINVAL);
+  }
+  p->txbulk = 1;
+  return PML_OK;
+}
+
+int pml_tx_room(const pml_Pool *p, uint64_t acts, uint64_t snap) {
+  uint64_t redo = LANE_REDO, undo = LANE_UNDO;
+  if (p->txbulk) {
+    redo += PML_LOGBUF_SIZE / 2 - BUF_SLACK;
+    undo += PML_LOGBUF_SIZE / 2 - BUF_SLACK;
+  }
+  return (p->txacts + acts) * REDO_ENTRY <= redo && p->txsnap + snap + BUF_SLACK <= undo;
 }
 
 /* end_journal -- the transaction is over: its allocations and frees are
@@ -74,11 +112,19 @@ int pml_tx_commit(pml_Pool *p) {
     return status(p, e ? e : ECANCELED);
   }
   end_journal(p);
+  /* room freed for one size becomes room for any once the runs it leaves
+     empty are given back: do it for every eighth of the pool freed */
+  p->freed += p->txfreebytes;
+  if (p->freed >= p->size / 8) {
+    p->freed = 0;
+    pml_pool_recycle(p);
+  }
   return PML_OK;
 }
 
 int pml_tx_snap(pml_Pool *p, void *ptr, size_t n) {
   p->epoch++;
+  p->txsnap += pml_tx_snapcost(n);
   return status(p, pmemobj_tx_add_range_direct(ptr, n));
 }
 
@@ -90,6 +136,7 @@ int pml_tx_fresh(pml_Pool *p, void *ptr, size_t n) {
 
 uint64_t pml_tx_alloc(pml_Pool *p, size_t n, unsigned type, int zero, int *st) {
   p->epoch++;
+  p->txacts++;
   PMEMoid oid = pmemobj_tx_xalloc(n, type, zero ? POBJ_XALLOC_ZERO : 0);
   if (OID_IS_NULL(oid)) {
     *st = status(p, errno ? errno : ENOMEM);
@@ -126,6 +173,8 @@ int pml_tx_free(pml_Pool *p, uint64_t off, unsigned type) {
   pml_map_del(&p->txalloc, off);
   PMEMoid oid = { p->uuid_lo, off };
   p->epoch++;
+  p->txacts++;
+  p->txfreebytes += pmemobj_alloc_usable_size(oid);
   return status(p, pmemobj_tx_free(oid));
 }
 

@@ -14,6 +14,15 @@
 
 /* open a transaction on p, or join the one open */
 int pml_tx_open(pml_Pool *p);
+/* the same, with the pool's log reserve appended to the logs of a new
+   transaction: for collections and bulk frees */
+int pml_tx_open_bulk(pml_Pool *p);
+/* do the open transaction's logs still hold acts more frees or allocations
+   and snap more snapshot bytes (pml_tx_snapcost) without growing? Growing
+   them allocates, which fails on a full pool */
+int pml_tx_room(const pml_Pool *p, uint64_t acts, uint64_t snap);
+/* undo-log bytes of a snapshot of n bytes (entry header, cache-line aligned) */
+#define pml_tx_snapcost(n)  (((uint64_t)(n) + 24 + 63) & ~(uint64_t)63)
 /* commit and end the open transaction; on failure it is rolled back */
 int pml_tx_commit(pml_Pool *p);
 /* roll back and end the open transaction (no-op if none) */
