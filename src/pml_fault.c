@@ -29,7 +29,7 @@ typedef struct Watch {
 
 static Watch watches[SLOTS];
 static struct sigaction previous;
-static int installed;
+static volatile sig_atomic_t installed;
 
 static void put(const char *s) {
   ssize_t r = write(2, s, strlen(s));
@@ -52,6 +52,7 @@ static void on_bus(int sig, siginfo_t *si, void *ctx) {
     }
   }
   sigaction(sig, &previous, NULL);            /* not ours: fault again there */
+  installed = 0;                              /* the next watch reinstalls */
 }
 
 /* block -- block SIGBUS around a change of the table (0) or undo it (1) */

@@ -153,7 +153,7 @@ static void flush(Gc *g, int reopen) {
 /* a batch ends before its logs would have to grow (by allocations, which
    fail on a full pool): room kept for one cell (a free or a snapshot) and
    for finishing a container (its array, cls, header, nobjects, a cut) */
-#define CELL_ACTS   4
+#define CELL_ACTS   5       /* 2 cells, cls, body, header */
 #define CELL_SNAP   (3 * pml_tx_snapcost(sizeof(uint64_t)) + pml_tx_snapcost(2 * sizeof(uint64_t)))
 #define batch_full(g)  (!pml_tx_room((g)->p, CELL_ACTS, CELL_SNAP))
 

@@ -129,6 +129,11 @@ static int run(const pml_Heap *h, const Zone *zn, uint32_t c, Chunk ch, Run *r) 
     r->data = (uint64_t)(((at + align - 1) & ~(uintptr_t)(align - 1)) -
                          (uintptr_t)h->base) - r->hsize;
   }
+  /* the units must end inside the run's chunks (an aligned start moves
+     them up by up to align - 1 bytes) */
+  uint64_t end = start + ch.size_idx * CHUNKSIZE;
+  if (r->data >= end) return 0;
+  if (nbits > (end - r->data) / r->unit) nbits = (end - r->data) / r->unit;
   r->nbits = nbits;
   return nbits > 0;
 }

@@ -11,6 +11,7 @@
 ** libpmemobj, no write permission needed, nothing written.
 */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -270,6 +271,7 @@ static int check_root(pml_Pool *p, const char *path) {
 static long trial_timeout_ms(void) {
   const char *s = getenv("PMLUA_OPEN_TIMEOUT");
   double secs = s ? strtod(s, NULL) : 0;
+  if (secs > 86400) secs = 86400;                 /* a day: no overflow */
   return secs > 0 ? (long)(secs * 1000) : TRIAL_TIMEOUT_MS;
 }
 
@@ -286,7 +288,8 @@ static void wait_exit(pid_t pid, long ms) {
   if (fd >= 0) {
     struct pollfd pf = { fd, POLLIN, 0 };
     long start = now_ms(), left = ms;
-    while (poll(&pf, 1, (int)left) < 0 && errno == EINTR && left > 0)
+    while (left > 0 && poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left) < 0 &&
+           errno == EINTR)
       left = ms - (now_ms() - start);
     close(fd);
     return;
@@ -323,7 +326,22 @@ static int reap(pid_t pid, long ms) {
 ** takes longer than the time limit; its open may replay the pool's logs,
 ** which the real open would do anyway.
 */
+static int trial(pml_Pool *p, const char *path, const char *fpath, int cow);
+
 static int trial_open(pml_Pool *p, const char *path, const char *fpath, int cow) {
+  /* a host that ignores SIGCHLD would have the child reaped by the kernel,
+     and its crash unseen: the default action while the trial runs */
+  struct sigaction dfl, old;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGCHLD, &dfl, &old);
+  int st = trial(p, path, fpath, cow);
+  sigaction(SIGCHLD, &old, NULL);
+  return st;
+}
+
+/* trial -- trial_open's fork, wait and verdict */
+static int trial(pml_Pool *p, const char *path, const char *fpath, int cow) {
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return PML_OK;               /* cannot test: go on */
