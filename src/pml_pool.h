@@ -85,14 +85,9 @@ typedef struct pml_Pool {
 #define pml_ptr(p, off)   ((void *)((p)->base + (off)))
 #define pml_off(p, ptr)   ((uint64_t)((char *)(ptr) - (p)->base))
 
-/*
-** pml_inpool -- may n bytes at off be read? Offsets come from the pool
-** itself, and a damaged pool may hold any bits: whatever is followed
-** (references, bodies, item arrays, long strings) is checked first.
-*/
-static inline int pml_inpool(const pml_Pool *p, uint64_t off, uint64_t n) {
-  return off >= 4096 && (off & 7) == 0 && off < p->size && n <= p->size - off;
-}
+/* Offsets come from the pool itself, and a damaged pool may hold any bits:
+   whatever is followed or freed is first checked by pml_tx_block (pml_tx.h)
+   against the heap's own metadata (pml_heap.h). */
 
 void pml_pool_init(pml_Pool *p, const pml_Hooks *hooks, void *hookud);
 /* flag: 'r', 'w', 'c' or 'x'; size and mode (permission bits, the umask

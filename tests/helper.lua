@@ -54,6 +54,14 @@ os.exit = function(...)
   return real_exit(...)
 end
 
+-- the size of the file at path, in bytes
+function M.file_size(path)
+  local f = assert(io.open(path, "rb"))
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
 -- a path for a pool (not yet created) in a fresh directory
 function M.pool_path(name)
   return M.tmpdir() .. "/" .. (name or "test.pmem")

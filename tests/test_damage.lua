@@ -30,13 +30,6 @@ local function poke(path, at, v, n)
   f:close()
 end
 
-local function filesize(path)
-  local f = assert(io.open(path, "rb"))
-  local n = f:seek("end")
-  f:close()
-  return n
-end
-
 -- the offset of the table stored at key k of the root table (a string key)
 local function table_at(path, k)
   local root = peek(path, DSC_ROOT_OFF)
@@ -120,7 +113,7 @@ TestDamage = {}
 function TestDamage.test_root_offset_past_the_end_of_the_file()
   for _, flag in ipairs { "w", "r" } do
     local path = sample_pool()
-    poke(path, DSC_ROOT_OFF, filesize(path) + 4096)
+    poke(path, DSC_ROOT_OFF, helper.file_size(path) + 4096)
     local out = run_walk(path, flag)
     lu.assertStrMatches(out, "NIL .*damaged pool %(no root object at offset %d+%)\n")
   end

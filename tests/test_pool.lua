@@ -21,13 +21,6 @@ local function exists(path)
   return false
 end
 
-local function file_size(path)
-  local f = assert(io.open(path, "rb"))
-  local n = f:seek("end")
-  f:close()
-  return n
-end
-
 local function read_file(path)
   local f = assert(io.open(path, "rb"))
   local s = f:read("a")
@@ -364,7 +357,7 @@ function TestCreate:test_min_pool_size()
   local path = helper.pool_path()
   local p = assert(pmem.open(path, "x", MIN))
   p:close()
-  lu.assertEquals(file_size(path), MIN)
+  lu.assertEquals(helper.file_size(path), MIN)
 end
 
 function TestCreate:test_size_below_minimum_is_refused_clearly()
@@ -387,11 +380,11 @@ function TestCreate:test_default_size_is_at_least_64_mib()
   local path = helper.pool_path()
   local p = assert(pmem.open(path, "x"))
   p:close()
-  lu.assertTrue(file_size(path) >= 64 * 1024 * 1024, "default pool size " .. file_size(path))
+  lu.assertTrue(helper.file_size(path) >= 64 * 1024 * 1024, "default pool size " .. helper.file_size(path))
   os.remove(path)
   p = assert(pmem.create(path))
   p:close()
-  lu.assertTrue(file_size(path) >= 64 * 1024 * 1024)
+  lu.assertTrue(helper.file_size(path) >= 64 * 1024 * 1024)
   os.remove(path)
 end
 
@@ -794,7 +787,7 @@ function TestForeign:test_empty_file()
     assert_refused(open_in_child(path, flag), "empty file (" .. flag .. ")",
                    { "not a pmlua pool" })
   end
-  lu.assertEquals(file_size(path), 0)
+  lu.assertEquals(helper.file_size(path), 0)
 end
 
 function TestForeign:test_text_file()
@@ -811,7 +804,7 @@ end
 function TestForeign:test_random_binary_file()
   local path = helper.pool_path("random.bin")
   os.execute("head -c 10485760 /dev/urandom > " .. q(path))
-  lu.assertEquals(file_size(path), 10485760)
+  lu.assertEquals(helper.file_size(path), 10485760)
   local before = read_file(path)
   for _, flag in ipairs { "w", "r", "c" } do
     assert_refused(open_in_child(path, flag), "random file (" .. flag .. ")",
