@@ -3,7 +3,8 @@
 -- directory: hello world remembering a name; whole guessing games won (by
 -- binary search on the HIGH/LOW answers) and lost; bad guesses that do not
 -- count; status; a second start refused; starts killed with kill -9 at
--- three points; a game file in use or damaged; the shebang lines; and
+-- three points; a game file in use, damaged, or holding something else;
+-- the shebang lines; the commands run through links; and
 -- scripts/run-examples.sh (what 'make run' runs).
 local lu = require "luaunit"
 local helper = require "helper"
@@ -44,6 +45,16 @@ local function cmd(name, ...)
   for i = 1, select("#", ...) do args[i] = q(select(i, ...)) end
   return "env -u LUA_INIT -u LUA_INIT_5_4 LUA_PATH=" .. q(GAME .. "/?.lua;;") .. " "
     .. q(PMLUA) .. " " .. q(GAME .. "/" .. name .. ".lua") .. " " .. table.concat(args, " ")
+end
+
+-- shebang_env([bindir]) -- "env ... " for commands run by their shebang
+-- line: bindir (default a fresh one) first on PATH, with "pmlua" in it
+-- (whatever the binary under test is called); no LUA_PATH
+local function shebang_env(bindir)
+  bindir = bindir or helper.tmpdir()
+  os.execute("ln -s " .. q(PMLUA) .. " " .. q(bindir .. "/pmlua"))
+  return "env -u LUA_PATH -u LUA_INIT -u LUA_INIT_5_4 PATH="
+    .. q(bindir .. ":" .. os.getenv("PATH")) .. " "
 end
 
 local function start(dir, name)
@@ -434,16 +445,71 @@ function test_damaged_game_file_is_removed()
   start_ok(dir, "Fresh")
 end
 
+-- assert_holds(dir, what) -- guess and guess_status refuse the game file,
+-- which holds what, and leave it where it is, the same size
+local function assert_holds(dir, what)
+  local size = helper.file_size(dir .. "/" .. POOL)
+  for _, run in ipairs({ function() return guess(dir, 25) end,
+                         function() return status(dir) end }) do
+    local out, code, err = run()
+    lu.assertEquals(code, 1, err)
+    lu.assertEquals(out, "")
+    lu.assertEquals(err, POOL .. " holds something else (" .. what .. "), not a guessing"
+                    .. " game; move it away or start the game in another directory.\n")
+    lu.assertTrue(exists(dir .. "/" .. POOL), "someone else's file is not removed")
+    lu.assertEquals(helper.file_size(dir .. "/" .. POOL), size)
+  end
+end
+
+function test_game_file_holding_hello_worlds_pool_is_left_alone()
+  local dir = helper.tmpdir()
+  local hello = "env -u LUA_INIT " .. q(PMLUA) .. " " .. q(EX .. "/hello_world.lua")
+  local _, code, err = sh(dir, hello, "David\n")
+  lu.assertEquals(code, 0, err)
+  lu.assertTrue(os.rename(dir .. "/hello_world.pmem", dir .. "/" .. POOL))
+  assert_holds(dir, "a string")
+  -- the name is still there: hello world reads it back
+  lu.assertTrue(os.rename(dir .. "/" .. POOL, dir .. "/hello_world.pmem"))
+  local out
+  out, code, err = sh(dir, hello)
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "Hello, David\n")
+end
+
+function test_game_file_holding_other_values_is_left_alone()
+  -- other.lua (found through LUA_PATH's ./?.lua) defines a class
+  -- other.Thing whose method has the game's name; nowhere.Thing has no module
+  local cases = {
+    { "p:table({ name = 'Ann' })", "a pmem.table" },
+    { "p:list({ 1, 2 })", "a pmem.list" },
+    { "42", "a number" },
+    { "true", "a boolean" },
+    { "p:new(require('other').Thing)", "a pmem.object" },
+    { "p:new(pmem.class('nowhere.Thing'))", "a pmem.object of class nowhere.Thing" },
+  }
+  for _, case in ipairs(cases) do
+    local dir = helper.tmpdir()
+    local f = assert(io.open(dir .. "/other.lua", "w"))
+    f:write("local T = pmem.class('other.Thing')\n"
+            .. "function T:check_guess() return 'EQUAL' end\n"
+            .. "return { Thing = T }\n")
+    f:close()
+    local make = "local p = assert(pmem.create('" .. POOL .. "')); p.root = "
+      .. case[1] .. "; p:close()"
+    local _, code, err = sh(dir, "env -u LUA_INIT LUA_PATH='./?.lua;;' " .. q(PMLUA)
+      .. " -e " .. q(make))
+    lu.assertEquals(code, 0, err)
+    assert_holds(dir, case[2])
+  end
+end
+
 -- }============================================
 
--- {============================================ shebang lines, run-examples.sh
+-- {============================================ shebang lines, links, run-examples.sh
 
 function test_scripts_run_by_their_shebang_line()
   local dir = helper.tmpdir()
-  local bindir = helper.tmpdir()
-  -- "pmlua" on PATH, whatever the binary under test is called
-  os.execute("ln -s " .. q(PMLUA) .. " " .. q(bindir .. "/pmlua"))
-  local env = "env -u LUA_PATH -u LUA_INIT PATH=" .. q(bindir .. ":" .. os.getenv("PATH")) .. " "
+  local env = shebang_env()
   local out, code, err = sh(dir, env .. q(EX .. "/hello_world.lua"), "Shebang\n")
   lu.assertEquals(code, 0, err)
   lu.assertEquals(out, "What is your name? Hello, Shebang\n")
@@ -460,6 +526,56 @@ function test_scripts_run_by_their_shebang_line()
   out, code, err = sh(GAME, "cd " .. q(dir) .. " && " .. env
     .. q(GAME .. "/guess.lua") .. " 25")
   lu.assertEquals(code, 0, err)
+end
+
+-- play_through(dir, command) -- start, status, a bad and a valid guess and
+-- status again in dir, through the shell commands command(name) gives
+local function play_through(dir, command)
+  local out, code, err = sh(dir, command("start_guessing"), "Lin\n")
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(out, "Lin, I've picked a number between 1 and 50.\n")
+  out, code, err = sh(dir, command("guess_status"))
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "No guesses yet, use 'guess <integer>' to make a guess\n")
+  out, code, err = sh(dir, command("guess") .. " 99")
+  lu.assertEquals(code, 1)
+  lu.assertEquals(err, "Come now, Lin, a guess outside of the range I told you"
+                  .. " won't get you anywhere\n")
+  out, code, err = sh(dir, command("guess") .. " 25")
+  lu.assertEquals(code, 0, err)
+  if out == "You guessed my number in 1 tries, Lin.\n" then return end
+  lu.assertTrue(out == LOW or out == HIGH, out)
+  lu.assertEquals(sh(dir, command("guess_status")),
+                  "guesses so far:\n  25\nmy response to your last guess:\n  " .. out)
+end
+
+local NAMES = { "start_guessing", "guess", "guess_status" }
+
+function test_commands_linked_into_a_bin_directory()
+  -- ~/bin/guess -> examples/guessing/guess.lua, run by name from elsewhere
+  local dir, bin = helper.tmpdir(), helper.tmpdir()
+  for _, name in ipairs(NAMES) do
+    os.execute("ln -s " .. q(GAME .. "/" .. name .. ".lua") .. " "
+               .. q(bin .. "/" .. name))
+  end
+  local env = shebang_env(bin)
+  play_through(dir, function(name) return env .. name end)
+end
+
+function test_commands_through_a_chain_of_relative_links()
+  -- bin/guess -> ../links/guess.lua -> ../game/guess.lua, game -> examples/guessing:
+  -- relative targets are relative to the link's directory, not to the
+  -- current one; run as bin/guess (a relative arg[0]) from the top
+  local top = helper.tmpdir()
+  os.execute("ln -s " .. q(GAME) .. " " .. q(top .. "/game") .. " && mkdir "
+             .. q(top .. "/links") .. " " .. q(top .. "/bin"))
+  for _, name in ipairs(NAMES) do
+    local file = name .. ".lua"
+    os.execute("ln -s " .. q("../game/" .. file) .. " " .. q(top .. "/links/" .. file))
+    os.execute("ln -s " .. q("../links/" .. file) .. " " .. q(top .. "/bin/" .. name))
+  end
+  local env = shebang_env()
+  play_through(top, function(name) return env .. "bin/" .. name end)
 end
 
 function test_run_examples_script()

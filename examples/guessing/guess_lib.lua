@@ -21,10 +21,24 @@ M.MAX_GUESSES = 7                  -- the 7th wrong guess loses (the tutorial's
 
 -- {============================================ opening the game
 
+-- holds -- what a root that is not a game is, for a message ("a string",
+-- "a pmem.table", ...), given pcall's results of reading it: reading an
+-- object of a class unknown here raises "unknown class 'NAME' (why)"
+local function holds(ok, root)
+  if ok then
+    local kind = pmem.type(root)
+    return "a " .. (kind and "pmem." .. kind or type(root))
+  end
+  local class = tostring(root):match("^unknown class '([^']*)'")
+  return class and "a pmem.object of class " .. class
+         or "something unreadable: " .. tostring(root):match("^[^\n]*")
+end
+
 -- reopen_game -- the open game pool, or nil and a message for the player.
 -- A file that does not open, and a pool whose start was cut short (root
 -- still nil), are removed so that start_guessing can run again; a game
--- that another command has open right now is left alone.
+-- that another command has open right now, and a pool holding something
+-- other than a game (someone else's data), are left alone.
 function M.reopen_game()
   local f = io.open(M.pool_fn, "rb")
   if not f then
@@ -44,12 +58,21 @@ function M.reopen_game()
     return nil, ("Could not open game file: %s.  Start again with"
                  .. " 'start_guessing'."):format(err)
   end
-  if pool.root == nil then
+  local ok, root = pcall(function() return pool.root end)
+  if ok and root == nil then
     -- start_guessing was killed after creating the file, before the game
     -- was stored: nothing in it is worth keeping
     pool:close()
     os.remove(M.pool_fn)
     return nil, "Looks like a start was aborted; start again with 'start_guessing'."
+  end
+  local is_game = ok and pmem.type(root) == "object"
+                  and root.check_guess == M.Guesser.check_guess
+  if not is_game then
+    pool:close()
+    return nil, ("%s holds something else (%s), not a guessing game; move it away"
+                 .. " or start the game in another directory.")
+                :format(M.pool_fn, holds(ok, root))
   end
   return pool
 end

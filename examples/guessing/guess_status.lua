@@ -9,7 +9,15 @@
 --   pmlua path/to/examples/guessing/guess_status.lua
 -- or, with pmlua installed on PATH: path/to/guess_status.lua
 
-package.path = (arg[0]:match("^(.*/)") or "./") .. "?.lua;" .. package.path
+-- script_dir -- the directory of this script with links followed, so that a
+-- link to it (say, in ~/bin) still finds guess_lib.lua next to the script
+local function script_dir()
+  local p = io.popen("readlink -f -- '" .. arg[0]:gsub("'", "'\\''") .. "' 2>/dev/null")
+  local path = p and p:read("a"):match("^(.*)\n$")
+  if p then p:close() end
+  return (path or arg[0]):match("^(.*/)") or "./"
+end
+package.path = script_dir() .. "?.lua;" .. package.path
 local game = require "guess_lib"
 
 local pool, err = game.reopen_game()
