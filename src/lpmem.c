@@ -4,7 +4,10 @@
 ** lpmem_types.c; the parts written in Lua are in lua/ files (embedded).
 ** This is the only layer that raises Lua errors (see lpmem_int.h).
 */
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lpmem.h"
@@ -55,6 +58,143 @@ int lpm_raise(lua_State *L, lpm_Pool *pool, int st) {
   return luaL_error(L, "%s", message(pool, st));
 }
 
+int lpm_raise_closed(lua_State *L, lpm_Pool *pool) {
+  return luaL_error(L, "%s: pool is closed", pool->path);
+}
+
+/*
+** The transaction's errors (registry fields, one open transaction per
+** thread): CAUSE the first error that aborted the open pool:transaction,
+** TRACE {error, traceback} of the last error that escaped a
+** pool:transaction, for the host's message handler (lpm_pushtraceback).
+*/
+#define CAUSE  "pmem.cause"
+#define TRACE  "pmem.traceback"
+
+/* embedded -- is ar's function one of pmem's own Lua parts? */
+static int embedded(const lua_Debug *ar) {
+  for (const pml_Embedded *e = pml_embedded; e->name; e++)
+    if (strcmp(ar->source, e->name) == 0) return 1;
+  return 0;
+}
+
+/* push_user_where -- "chunk:line: " of the first Lua function at or above
+   level that is not one of pmem's Lua parts, or "" */
+static void push_user_where(lua_State *L, int level) {
+  lua_Debug ar;
+  for (int n = 0; n < 100 && lua_getstack(L, level, &ar); n++, level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline > 0 && !embedded(&ar)) {
+      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+      return;
+    }
+  }
+  lua_pushliteral(L, "");
+}
+
+/* is_cfunc -- in a message handler: is the function at level f (any C
+   function if f is NULL)? */
+static int is_cfunc(lua_State *L, int level, lua_CFunction f) {
+  lua_Debug ar;
+  if (!lua_getstack(L, level, &ar) || !lua_getinfo(L, "f", &ar)) return 0;
+  lua_CFunction fn = lua_tocfunction(L, -1);
+  lua_pop(L, 1);
+  return fn != NULL && (f == NULL || fn == f);
+}
+
+/* raised_by -- in a message handler: was the error raised by C function f
+   (level 1; any C function if NULL), called by C function g (level 2;
+   anything if NULL)? */
+static int raised_by(lua_State *L, lua_CFunction f, lua_CFunction g) {
+  return is_cfunc(L, 1, f) && (g == NULL || is_cfunc(L, 2, g));
+}
+
+/* locate -- the error at 1, raised by C code below a C frame, gets the
+   position of the user's code that made the call (luaL_error saw a C
+   caller and gave none) */
+static void locate(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TSTRING) return;
+  push_user_where(L, 2);
+  lua_pushvalue(L, 1);
+  lua_concat(L, 2);
+  lua_replace(L, 1);
+}
+
+/* note_cause -- the error at idx is why the open transaction aborted,
+   unless an earlier one already is */
+static void note_cause(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, CAUSE) == LUA_TNIL) {
+    lua_pushvalue(L, idx);
+    lua_setfield(L, LUA_REGISTRYINDEX, CAUSE);
+  }
+  lua_pop(L, 1);
+}
+
+/* push_aborted -- "transaction aborted", naming its cause if known */
+static void push_aborted(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, CAUSE) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "transaction aborted");
+    return;
+  }
+  const char *cause = luaL_tolstring(L, -1, NULL);
+  lua_pushfstring(L, "transaction aborted (by an earlier error: %s)", cause);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+/* raise_aborted -- raise "transaction aborted" where the caller is */
+static int raise_aborted(lua_State *L) {
+  luaL_where(L, 1);
+  push_aborted(L);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+static void forget_cause(lua_State *L) {
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, CAUSE);
+}
+
+int lpm_pushtraceback(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TRACE) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_rawgeti(L, -1, 1);
+  if (!lua_rawequal(L, -1, idx)) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_rawgeti(L, -2, 2);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  lua_pushnil(L);                        /* shown once */
+  lua_setfield(L, LUA_REGISTRYINDEX, TRACE);
+  return 1;
+}
+
+/* note_traceback -- remember where the error at 1 was raised (the
+   innermost pool:transaction it escapes records it) */
+static void note_traceback(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TRACE) == LUA_TTABLE) {
+    lua_rawgeti(L, -1, 1);
+    int known = lua_rawequal(L, -1, 1);
+    lua_pop(L, 2);
+    if (known) return;
+  } else {
+    lua_pop(L, 1);
+  }
+  lua_createtable(L, 2, 0);
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  luaL_traceback(L, L, NULL, 1);
+  lua_rawseti(L, -2, 2);
+  lua_setfield(L, LUA_REGISTRYINDEX, TRACE);
+}
+
 /* }====================================================== */
 
 /* {====================================================== changes */
@@ -68,15 +208,15 @@ static void abort_tx(lpm_Pool *pool, lua_State *L) {
 }
 
 void lpm_check_writable(lua_State *L, lpm_Pool *pool) {
-  if (!pml_isopen(&pool->core)) luaL_error(L, "pool is closed");
-  if (pool->core.readonly) luaL_error(L, "pool is read-only");
+  if (!pml_isopen(&pool->core)) lpm_raise_closed(L, pool);
+  if (pool->core.readonly) luaL_error(L, "%s: pool is read-only", pool->path);
   if (lpm_txpool != NULL && lpm_txpool != pool) {
     lpm_Pool *other = lpm_txpool;
     abort_tx(other, L);
     luaL_error(L, "cannot change a pool inside a transaction of another pool "
                "(that transaction is aborted)");
   }
-  if (pool->txaborted) luaL_error(L, "transaction aborted");
+  if (pool->txaborted) raise_aborted(L);
 }
 
 #define GC_PACE_MIN 4096
@@ -109,12 +249,49 @@ static void make_room(lua_State *L, lpm_Pool *pool) {
   pml_pool_reserve(&pool->core);
 }
 
+static _Thread_local lua_CFunction guarded;   /* what lpm_guard runs now */
+
+/* rename_argerror -- an argument error raised by the guarded function
+   names it '?' (called by lpm_guard, not by Lua code): name it as the
+   caller did (level 2 of the handler), not counting a method's self */
+static void rename_argerror(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  int arg, skip = 0;
+  lua_Debug ar;
+  if (sscanf(msg, "bad argument #%d to '?' %n", &arg, &skip) < 1 || skip == 0 ||
+      !lua_getstack(L, 2, &ar) || !lua_getinfo(L, "n", &ar) || ar.name == NULL)
+    return;
+  if (strcmp(ar.namewhat, "method") == 0 && --arg == 0)
+    lua_pushfstring(L, "calling '%s' on bad self %s", ar.name, msg + skip);
+  else
+    lua_pushfstring(L, "bad argument #%d to '%s' %s", arg, ar.name, msg + skip);
+  lua_replace(L, 1);
+}
+
+/* guard_msgh -- lpm_guard's message handler: an error raised by the
+   guarded function itself gets the names and the position the caller
+   would see without the guard; it is the cause of the transaction's abort */
+static int guard_msgh(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TSTRING && raised_by(L, guarded, NULL)) {
+    rename_argerror(L);
+    locate(L);
+  }
+  note_cause(L, 1);
+  return 1;
+}
+
 int lpm_guard(lua_State *L, lua_CFunction f) {
   if (lpm_txpool == NULL) return f(L);
   int n = lua_gettop(L);
+  lua_CFunction outer = guarded;
+  guarded = f;
+  lua_pushcfunction(L, guard_msgh);
   lua_pushcfunction(L, f);
-  lua_insert(L, 1);
-  if (lua_pcall(L, n, LUA_MULTRET, 0) != LUA_OK) {
+  lua_rotate(L, 1, 2);
+  int st = lua_pcall(L, n, LUA_MULTRET, 1);
+  guarded = outer;
+  lua_remove(L, 1);                     /* the handler */
+  if (st != LUA_OK) {
     if (lpm_txpool) abort_tx(lpm_txpool, L);
     return lua_error(L);
   }
@@ -157,7 +334,7 @@ lpm_Proxy *lpm_checkproxy(lua_State *L, int idx) {
   if ((px == NULL || !pml_isopen(&px->pool->core) || px->obj == NULL) && lpm_txpool)
     abort_tx(lpm_txpool, L);            /* a failed pool operation aborts it */
   if (px == NULL) luaL_typeerror(L, idx, "persistent value");
-  if (!pml_isopen(&px->pool->core)) luaL_error(L, "pool is closed");
+  if (!pml_isopen(&px->pool->core)) lpm_raise_closed(L, px->pool);
   if (px->obj == NULL)
     luaL_error(L, "persistent value no longer exists (its creation was rolled back, "
                "or a finalizer brought back a collected proxy)");
@@ -189,15 +366,17 @@ static void load_object(lua_State *L, lpm_Pool *pool, uint64_t off, int px) {
   }
 }
 
-/* set_class -- user value 2 of object proxy px: its class, found (or
-   required) by the Lua layer's pmem._classof(name) */
+/* set_class -- the class of object proxy px (user value 2) and the
+   metatable of its class's objects, found (or required) by the Lua
+   layer's resolver ("pmem.classof" in the registry, see lua/pmem.lua) */
 static void set_class(lua_State *L, lpm_Pool *pool, const pml_Object *o, int px) {
   size_t len;
   const char *name = pml_cell_str(&pool->core, &o->cls, &len);
   if (name == NULL) lpm_raise(L, pool, PML_EDAMAGED);
   lua_getfield(L, LUA_REGISTRYINDEX, "pmem.classof");
   lua_pushlstring(L, name, len);
-  lua_call(L, 1, 1);
+  lua_call(L, 1, 2);
+  lua_setmetatable(L, px);
   lua_setiuservalue(L, px, 2);
 }
 
@@ -222,7 +401,7 @@ void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off) {
   pml_MapSlot *live = pml_map_put(&pool->live, off, &isnew);
   if (live == NULL) luaL_error(L, "not enough memory");
   live->val++;                          /* undone by lpm_proxy_gc */
-  lpm_newmeta(L, h->kind);
+  lpm_newmeta(L, h->kind);         /* first: its __gc undoes the count above */
   lua_setmetatable(L, px);
   lua_rawgeti(L, px - 1, 0);                            /* the pool */
   lua_setiuservalue(L, px, 1);
@@ -234,7 +413,7 @@ void lpm_pushproxy(lua_State *L, lpm_Pool *pool, uint64_t off) {
 }
 
 void lpm_pushcell_slow(lua_State *L, lpm_Pool *pool, const pml_Cell *c) {
-  if (!pml_isopen(&pool->core)) luaL_error(L, "pool is closed");  /* Lua ran */
+  if (!pml_isopen(&pool->core)) lpm_raise_closed(L, pool);   /* Lua ran */
   switch (c->tag) {
     case PML_CFALSE: lua_pushboolean(L, 0); break;
     case PML_CTRUE: lua_pushboolean(L, 1); break;
@@ -334,54 +513,141 @@ int lpm_tokey(lua_State *L, int idx, pml_Val *k) {
   }
 }
 
+/* {------------------------------------------------------ where a bad value is */
+
+#define PATH_MAX_DEPTH 16       /* components shown; deeper paths start "..." */
+
+/* push_key -- the key at idx as a path component: .name, [3], ["a b"], [true] */
+static void push_key(lua_State *L, int idx) {
+  size_t n;
+  const char *s;
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+      s = lua_tolstring(L, idx, &n);
+      size_t i = 0;
+      while (i < n && (s[i] == '_' || isalpha((unsigned char)s[i]) ||
+                       (i > 0 && isdigit((unsigned char)s[i]))))
+        i++;
+      if (n > 0 && i == n) lua_pushfstring(L, ".%s", s);
+      else lua_pushfstring(L, "[\"%s\"]", s);
+      break;
+    }
+    case LUA_TNUMBER: case LUA_TBOOLEAN:
+      lua_pushfstring(L, "[%s]", luaL_tolstring(L, idx, NULL));
+      lua_remove(L, -2);
+      break;
+    default: lua_pushfstring(L, "[%s]", luaL_typename(L, idx));
+  }
+}
+
+/* push_path -- " (at .a[2].b)": where the key at kidx of planned table
+   cur is, from the value being stored; "" at the value itself */
+static void push_path(lua_State *L, const lpm_Copy *c, int cur, int kidx) {
+  int chain[PATH_MAX_DEPTH], n = 0, cut = 0;
+  for (int i = cur; i > 0; ) {          /* leaf to root: from[2i-1] is i's parent */
+    if (n == PATH_MAX_DEPTH) { cut = 1; break; }
+    chain[n++] = i;
+    lua_rawgeti(L, c->map + 2, 2 * i - 1);
+    i = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  if (n == 0 && kidx == 0) { lua_pushliteral(L, ""); return; }
+  luaL_checkstack(L, PATH_MAX_DEPTH + 4, "error message");
+  int base = lua_gettop(L);
+  lua_pushstring(L, cut ? " (at ... " : " (at ");
+  while (n-- > 0) {                     /* root to leaf */
+    if (lua_rawgeti(L, c->map + 2, 2 * chain[n]) == LUA_TNIL) {
+      lua_pop(L, 1);                    /* the value itself: no key */
+      continue;
+    }
+    push_key(L, -1);
+    lua_remove(L, -2);
+  }
+  if (kidx != 0) push_key(L, kidx);
+  lua_pushliteral(L, ")");
+  lua_concat(L, lua_gettop(L) - base);
+}
+
+/*
+** bad -- raise fmt's message about a value being stored; while a plan
+** walks the tables of a deep copy (c->cur, c->key), it says where in the
+** value the bad one is
+*/
+static int bad(lua_State *L, const lpm_Copy *c, int iskey, const char *fmt, ...) {
+  va_list ap;
+  luaL_where(L, 1);
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  if (c != NULL && c->map != 0) push_path(L, c, c->cur, iskey ? 0 : c->key);
+  else lua_pushliteral(L, "");
+  lua_concat(L, 3);
+  return lua_error(L);
+}
+
+/* }------------------------------------------------------ */
+
 /* check_ref -- a proxy may be stored in pool only if it is of that pool */
-static void check_ref(lua_State *L, lpm_Pool *pool, int idx) {
+static void check_ref(lua_State *L, lpm_Pool *pool, int idx, const lpm_Copy *c, int iskey) {
   lpm_Proxy *px = lpm_toproxy(L, idx);
-  if (px == NULL) luaL_error(L, "cannot store a userdata in a pool");
+  if (px == NULL) bad(L, c, iskey, "cannot store a userdata in a pool");
+  if (px->pool != pool && !pml_isopen(&px->pool->core))
+    bad(L, c, iskey, "cannot store a persistent %s of a closed pool (%s was closed: "
+        "read the value again from the pool as it is open now)",
+        lpm_kindname(px->kind), px->pool->path);
   if (px->pool != pool)
-    luaL_error(L, "cannot store a persistent %s of another pool", lpm_kindname(px->kind));
+    bad(L, c, iskey, "cannot store a persistent %s of another pool (pool:copy(v) "
+        "copies it into this one)", lpm_kindname(px->kind));
   lpm_checkproxy(L, idx);
 }
 
-void lpm_checkkey(lua_State *L, lpm_Pool *pool, int idx, pml_Val *k) {
+/* checkkey -- lpm_checkkey, for a plan c (or none) */
+static void checkkey(lua_State *L, lpm_Pool *pool, int idx, pml_Val *k, const lpm_Copy *c) {
   switch (lua_type(L, idx)) {
-    case LUA_TNIL: luaL_error(L, "index is nil"); break;
+    case LUA_TNIL: bad(L, c, 1, "index is nil"); break;
     case LUA_TNUMBER:
-      if (!lpm_tokey(L, idx, k)) luaL_error(L, "index is NaN");
+      if (!lpm_tokey(L, idx, k)) bad(L, c, 1, "index is NaN");
       return;
     case LUA_TTABLE:
-      luaL_error(L, "a Lua table cannot be a key of a persistent value "
-                 "(it would be a new copy every time)");
+      bad(L, c, 1, "a Lua table cannot be a key of a persistent value "
+          "(it would be a new copy every time)");
       break;
-    case LUA_TUSERDATA: check_ref(L, pool, idx); break;
+    case LUA_TUSERDATA: check_ref(L, pool, idx, c, 1); break;
     case LUA_TSTRING: case LUA_TBOOLEAN: break;
     default:
-      luaL_error(L, "cannot use a %s as a key of a persistent value", luaL_typename(L, idx));
+      bad(L, c, 1, "cannot use a %s as a key of a persistent value", luaL_typename(L, idx));
   }
   lpm_tokey(L, idx, k);
+}
+
+void lpm_checkkey(lua_State *L, lpm_Pool *pool, int idx, pml_Val *k) {
+  checkkey(L, pool, idx, k, NULL);
 }
 
 void lpm_plan_init(lpm_Copy *c) {
   c->map = 0;
   c->n = 0;
+  c->cur = 0;
+  c->key = 0;
   c->offs = NULL;
 }
 
-/* plan_open -- push the plan's two tables (once): they stay on the stack
-   until the change is done */
+/* plan_open -- push the plan's three tables (once): they stay on the
+   stack until the change is done */
 static void plan_open(lua_State *L, lpm_Copy *c) {
   if (c->map != 0) return;
   luaL_checkstack(L, 8, "deep copy");
   lua_newtable(L);                      /* map: table -> index */
   c->map = lua_gettop(L);
   lua_newtable(L);                      /* list: index -> table */
+  lua_newtable(L);                      /* from: 2i-1 -> parent index, 2i -> key */
 }
 
-/* plan_table -- add plain table at idx to the plan (once) */
+/* plan_table -- add plain table at idx to the plan (once), found at the
+   key c->key of planned table c->cur */
 static void plan_table(lua_State *L, lpm_Copy *c, int idx) {
   idx = lua_absindex(L, idx);
-  if (lua_getmetatable(L, idx))
-    luaL_error(L, "cannot store a table with a metatable");
+  if (lua_getmetatable(L, idx)) bad(L, c, 0, "cannot store a table with a metatable");
   plan_open(L, c);
   lua_pushvalue(L, idx);
   if (lua_rawget(L, c->map) != LUA_TNIL) { lua_pop(L, 1); return; }
@@ -392,15 +658,20 @@ static void plan_table(lua_State *L, lpm_Copy *c, int idx) {
   lua_rawset(L, c->map);
   lua_pushvalue(L, idx);
   lua_rawseti(L, c->map + 1, c->n);
+  lua_pushinteger(L, c->cur);
+  lua_rawseti(L, c->map + 2, 2 * c->n - 1);
+  if (c->key != 0) lua_pushvalue(L, c->key);
+  else lua_pushnil(L);
+  lua_rawseti(L, c->map + 2, 2 * c->n);
 }
 
 /* plan_value -- check a value; queue plain tables */
 static void plan_value(lua_State *L, lpm_Pool *pool, int idx, lpm_Copy *c) {
   switch (lua_type(L, idx)) {
     case LUA_TNIL: case LUA_TBOOLEAN: case LUA_TNUMBER: case LUA_TSTRING: return;
-    case LUA_TUSERDATA: check_ref(L, pool, idx); return;
+    case LUA_TUSERDATA: check_ref(L, pool, idx, c, 0); return;
     case LUA_TTABLE: plan_table(L, c, idx); return;
-    default: luaL_error(L, "cannot store a %s in a pool", luaL_typename(L, idx));
+    default: bad(L, c, 0, "cannot store a %s", luaL_typename(L, idx));
   }
 }
 
@@ -412,15 +683,18 @@ void lpm_plan(lua_State *L, lpm_Pool *pool, int idx, lpm_Copy *c) {
   for (int i = first; c->map && i <= c->n; i++) {
     lua_rawgeti(L, c->map + 1, i);
     int t = lua_gettop(L);
+    c->cur = i;
     lua_pushnil(L);
     while (lua_next(L, t)) {
       pml_Val k;
-      lpm_checkkey(L, pool, -2, &k);
-      plan_value(L, pool, lua_gettop(L), c);
+      c->key = t + 1;
+      checkkey(L, pool, t + 1, &k, c);
+      plan_value(L, pool, t + 2, c);
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
   }
+  c->cur = c->key = 0;
 }
 
 /* plan_done -- room for the new offsets (before the transaction) */
@@ -493,7 +767,7 @@ static lpm_Pool *checkopen(lua_State *L, int idx) {
   lpm_Pool *pool = lpm_checkpool(L, idx);
   if (!pml_isopen(&pool->core)) {
     if (lpm_txpool) abort_tx(lpm_txpool, L);
-    luaL_error(L, "pool is closed");
+    lpm_raise_closed(L, pool);
   }
   return pool;
 }
@@ -549,10 +823,10 @@ static int pool_finalize(lua_State *L) {
 
 static int pool_collect_(lua_State *L) {
   lpm_Pool *pool = checkopen(L, 1);
-  if (pool->core.readonly) return luaL_error(L, "pool is read-only");
+  if (pool->core.readonly) return luaL_error(L, "%s: pool is read-only", pool->path);
   if (lpm_txpool != NULL) return luaL_error(L, "cannot collect inside a transaction");
   lua_gc(L, LUA_GCCOLLECT);               /* forget proxies no one holds */
-  if (!pml_isopen(&pool->core)) return luaL_error(L, "pool is closed");  /* a finalizer */
+  if (!pml_isopen(&pool->core)) return lpm_raise_closed(L, pool);  /* a finalizer */
   pool->L = L;
   pml_GcStats s;
   int st = pml_gc_collect(&pool->core, 1, &s);
@@ -573,6 +847,49 @@ static int pool_collect_(lua_State *L) {
 }
 static int pool_collect(lua_State *L) { return lpm_guard(L, pool_collect_); }
 
+/* tx_msgh -- pool:transaction's message handler: an error raised by a C
+   function the transaction called itself gets the user's position; where
+   the error was raised is kept for the host's traceback */
+static int tx_msgh(lua_State *L);
+
+/* tx_fail -- the transaction's function raised the error on top: roll
+   back (the whole transaction, if this one is nested) and raise it again */
+static int tx_fail(lua_State *L, lpm_Pool *pool, int outer) {
+  abort_tx(pool, L);
+  if (!outer) note_cause(L, -1);          /* why the outer one aborted */
+  else {
+    pool->txaborted = 0;
+    forget_cause(L);
+    if (pool->txfull && !pool->core.readonly) make_room(L, pool);
+  }
+  return lua_error(L);                            /* the same error value */
+}
+
+/* tx_commit -- the outermost function returned: commit, or raise
+   "transaction aborted" if a caught error aborted it */
+static int tx_commit(lua_State *L, lpm_Pool *pool) {
+  if (pool->txaborted) {
+    pool->txaborted = 0;
+    if (pool->txfull && !pool->core.readonly) make_room(L, pool);
+    return raise_aborted(L);
+  }
+  pool->L = L;
+  int st = pml_tx_commit(&pool->core);
+  if (st == PML_EFULL) make_room(L, pool);
+  if (st != PML_OK) return lpm_raise(L, pool, st);
+  return lua_gettop(L) - 2;
+}
+
+/* checkcallable -- fn at idx: a function, or a value with __call */
+static void checkcallable(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TFUNCTION) return;
+  if (luaL_getmetafield(L, idx, "__call") != LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  luaL_typeerror(L, idx, "function or callable value");
+}
+
 /*
 ** pool_transaction -- pool:transaction(fn, ...). fn runs under lua_pcall,
 ** after libpmemobj's transaction has begun and before it ends: no
@@ -581,13 +898,17 @@ static int pool_collect(lua_State *L) { return lpm_guard(L, pool_collect_); }
 */
 static int pool_transaction(lua_State *L) {
   lpm_Pool *pool = checkopen(L, 1);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  checkcallable(L, 2);
   if (lpm_txpool != NULL && lpm_txpool != pool) {
     abort_tx(lpm_txpool, L);
-    return luaL_error(L, "cannot begin a transaction inside a transaction of another "
-                      "pool (that transaction is aborted)");
+    luaL_where(L, 1);
+    lua_pushliteral(L, "cannot begin a transaction inside a transaction of another "
+                    "pool (that transaction is aborted)");
+    lua_concat(L, 2);
+    note_cause(L, -1);
+    return lua_error(L);
   }
-  if (pool->txaborted) return luaL_error(L, "transaction aborted");
+  if (pool->txaborted) return raise_aborted(L);
   int outer = pool->txdepth == 0;
   if (outer) {
     pool->L = L;                        /* read-only: no libpmemobj transaction,
@@ -596,35 +917,28 @@ static int pool_transaction(lua_State *L) {
     if (st != PML_OK) return lpm_raise(L, pool, st);
     lpm_txpool = pool;
     pool->txfull = 0;
+    forget_cause(L);
   }
   pool->txdepth++;
-  int status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+  lua_pushcfunction(L, tx_msgh);
+  lua_insert(L, 2);
+  int status = lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 2);
   if (pool->txdepth > 0) pool->txdepth--;
-  if (!pml_isopen(&pool->core)) {          /* closed by os.exit(.., true) & co */
-    if (outer) lpm_txpool = NULL;
-    if (status != LUA_OK) return lua_error(L);
-    return luaL_error(L, "pool was closed inside its transaction (rolled back)");
-  }
   if (outer) lpm_txpool = NULL;
-  if (status != LUA_OK) {
-    abort_tx(pool, L);
-    if (outer) {
-      pool->txaborted = 0;
-      if (pool->txfull && !pool->core.readonly) make_room(L, pool);
-    }
-    return lua_error(L);                          /* the same error value */
+  if (!pml_isopen(&pool->core)) {          /* closed by os.exit(.., true) & co */
+    if (status != LUA_OK) return lua_error(L);
+    return luaL_error(L, "%s: pool was closed inside its transaction (rolled back)",
+                      pool->path);
   }
-  if (!outer) return lua_gettop(L) - 1;
-  if (pool->txaborted) {
-    pool->txaborted = 0;
-    if (pool->txfull && !pool->core.readonly) make_room(L, pool);
-    return luaL_error(L, "transaction aborted");
-  }
-  pool->L = L;
-  int st = pml_tx_commit(&pool->core);
-  if (st == PML_EFULL) make_room(L, pool);
-  if (st != PML_OK) return lpm_raise(L, pool, st);
-  return lua_gettop(L) - 1;
+  if (status != LUA_OK) return tx_fail(L, pool, outer);
+  if (!outer) return lua_gettop(L) - 2;
+  return tx_commit(L, pool);
+}
+
+static int tx_msgh(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TSTRING && raised_by(L, NULL, pool_transaction)) locate(L);
+  note_traceback(L);
+  return 1;
 }
 
 static int pool_index(lua_State *L) {
@@ -668,31 +982,32 @@ static int pool_tostring(lua_State *L) {
   return 1;
 }
 
-/* pool_newcontainer -- pool:_new(kind [, seq]): a new table, list, tuple or
-   set, filled from plain table seq (sequence for list, tuple, set) */
-static int pool_newcontainer_(lua_State *L) {
+/* newcontainer -- pool:table([t]), pool:list([seq]), pool:tuple([seq]),
+   pool:set([seq]): a new container of type, filled from the plain table
+   at 2 (a sequence for a list, tuple or set) */
+static int newcontainer(lua_State *L, unsigned type) {
   lpm_Pool *pool = checkopen(L, 1);
-  static const char *const kinds[] = { "table", "list", "tuple", "set", NULL };
-  static const unsigned types[] = { PML_TTABLE, PML_TLIST, PML_TTUPLE, PML_TSET };
-  unsigned type = types[luaL_checkoption(L, 2, NULL, kinds)];
-  int has = !lua_isnoneornil(L, 3);
-  if (has) luaL_checktype(L, 3, LUA_TTABLE);
+  int has = !lua_isnoneornil(L, 2);
+  if (has) luaL_checktype(L, 2, LUA_TTABLE);
   lpm_check_writable(L, pool);
-  lua_settop(L, 3);
+  lua_settop(L, 2);
   lpm_Copy c;
   lpm_plan_init(&c);
   lua_Integer n = 0;
   if (has && type == PML_TTABLE) {
-    lpm_plan(L, pool, 3, &c);
+    lpm_plan(L, pool, 2, &c);
   } else if (has) {
-    n = (lua_Integer)lua_rawlen(L, 3);
+    n = (lua_Integer)lua_rawlen(L, 2);
     plan_open(L, &c);                         /* below the items pushed next */
     for (lua_Integer i = 1; i <= n; i++) {
-      if (lua_rawgeti(L, 3, i) == LUA_TNIL)
-        luaL_error(L, "sequence has a hole at %I (a list holds no nil)", i);
-      if (type == PML_TSET) { pml_Val k; lpm_checkkey(L, pool, -1, &k); }
+      lua_pushinteger(L, i);
+      if (lua_rawgeti(L, 2, i) == LUA_TNIL)
+        luaL_error(L, "bad argument #1 to '%s' (the sequence has a hole at %I: "
+                   "a %s holds no nil)", lpm_kindname(type), i, lpm_kindname(type));
+      c.key = lua_gettop(L) - 1;              /* errors say where: [i] */
+      if (type == PML_TSET) { pml_Val k; checkkey(L, pool, -1, &k, &c); }
       else lpm_plan(L, pool, -1, &c);
-      lua_pop(L, 1);
+      lua_pop(L, 2);
     }
   }
   plan_done(L, &c);
@@ -711,7 +1026,7 @@ static int pool_newcontainer_(lua_State *L) {
     if (st == PML_OK && type != PML_TSET) st = pml_list_reserve(p, pml_list(p, off), (uint64_t)n);
     for (lua_Integer i = 1; i <= n && st == PML_OK; i++) {
       pml_Val v;
-      lua_rawgeti(L, 3, i);                   /* on the stack while v is used */
+      lua_rawgeti(L, 2, i);                   /* on the stack while v is used */
       if (type == PML_TSET) {
         lpm_tokey(L, -1, &v);
         st = pml_table_set(p, pml_table(p, off), &v, pml_val_hash(&v), &yes);
@@ -726,7 +1041,14 @@ static int pool_newcontainer_(lua_State *L) {
   lpm_pushproxy(L, pool, off);
   return 1;
 }
-static int pool_newcontainer(lua_State *L) { return lpm_guard(L, pool_newcontainer_); }
+static int pool_table_(lua_State *L) { return newcontainer(L, PML_TTABLE); }
+static int pool_list_(lua_State *L) { return newcontainer(L, PML_TLIST); }
+static int pool_tuple_(lua_State *L) { return newcontainer(L, PML_TTUPLE); }
+static int pool_set_(lua_State *L) { return newcontainer(L, PML_TSET); }
+static int pool_table(lua_State *L) { return lpm_guard(L, pool_table_); }
+static int pool_list(lua_State *L) { return lpm_guard(L, pool_list_); }
+static int pool_tuple(lua_State *L) { return lpm_guard(L, pool_tuple_); }
+static int pool_set(lua_State *L) { return lpm_guard(L, pool_set_); }
 
 /* pool_newobject -- pool:_newobject(classname): an empty object (the Lua
    layer runs init inside a transaction around this) */
@@ -749,19 +1071,17 @@ static int pool_newobject_(lua_State *L) {
 }
 static int pool_newobject(lua_State *L) { return lpm_guard(L, pool_newobject_); }
 
-/* pmem.open(path [, flag [, size [, mode]]]) */
-static int pm_open(lua_State *L) {
+/* open_pool -- pmem.open and pmem.create: the pool at path (argument 1)
+   opened with flag, its size and mode at stack indexes si and mi */
+static int open_pool(lua_State *L, const char *flag, int si, int mi) {
   const char *path = luaL_checkstring(L, 1);
-  const char *flag = luaL_optstring(L, 2, "w");
-  if (strlen(flag) != 1 || strchr("rwcx", flag[0]) == NULL)
-    return luaL_error(L, "invalid flag '%s' (expected 'r', 'w', 'c' or 'x')", flag);
-  lua_Integer size = luaL_optinteger(L, 3, (lua_Integer)PML_DEFAULT_SIZE);
+  lua_Integer size = luaL_optinteger(L, si, (lua_Integer)PML_DEFAULT_SIZE);
   if (size < (lua_Integer)PML_MIN_POOL_SIZE)
     return luaL_error(L, "pool size %I is below the minimum (pmem.MIN_POOL_SIZE = %I)",
                       size, (lua_Integer)PML_MIN_POOL_SIZE);
-  lua_Integer mode = luaL_optinteger(L, 4, 0666);
+  lua_Integer mode = luaL_optinteger(L, mi, 0666);
   if (mode < 0 || mode > 0777)
-    return luaL_argerror(L, 4, lua_pushfstring(L, "mode %I is not permission bits "
+    return luaL_argerror(L, mi, lua_pushfstring(L, "mode %I is not permission bits "
                          "(0 to 511, octal 0777; Lua has no octal literals: write "
                          "tonumber(\"644\", 8), which is 420)", mode));
   /* the userdata exists (closed) before the pool does: an error later
@@ -813,6 +1133,19 @@ static int pm_open(lua_State *L) {
   return 1;
 }
 
+/* pmem.open(path [, flag [, size [, mode]]]) */
+static int pm_open(lua_State *L) {
+  const char *flag = luaL_optstring(L, 2, "w");
+  if (strlen(flag) != 1 || strchr("rwcx", flag[0]) == NULL)
+    return luaL_error(L, "invalid flag '%s' (expected 'r', 'w', 'c' or 'x')", flag);
+  return open_pool(L, flag, 3, 4);
+}
+
+/* pmem.create(path [, size [, mode]]): open with flag "x" */
+static int pm_create(lua_State *L) {
+  return open_pool(L, "x", 2, 3);
+}
+
 static int pm_type(lua_State *L) {
   lpm_Proxy *px = lpm_toproxy(L, 1);
   if (px == NULL) lua_pushnil(L);
@@ -842,11 +1175,26 @@ static int pm_class(lua_State *L) {
   return 1;
 }
 
+/* pmem.classname(obj) -- the class name stored with an object (whether
+   or not its class is loaded) */
+static int pm_classname(lua_State *L) {
+  lpm_Proxy *px = lpm_checkproxy(L, 1);
+  if (px->kind != PML_TOBJECT) return luaL_typeerror(L, 1, "pmem object");
+  size_t len;
+  const char *name = pml_cell_str(&px->pool->core, &((pml_Object *)px->obj)->cls, &len);
+  if (name == NULL) return lpm_raise(L, px->pool, PML_EDAMAGED);
+  lua_pushlstring(L, name, len);
+  return 1;
+}
+
 static const luaL_Reg pool_methods[] = {
   {"close", pool_close},
   {"gc", pool_collect},
   {"transaction", pool_transaction},
-  {"_new", pool_newcontainer},
+  {"table", pool_table},
+  {"list", pool_list},
+  {"tuple", pool_tuple},
+  {"set", pool_set},
   {"_newobject", pool_newobject},
   {NULL, NULL}
 };
@@ -861,10 +1209,12 @@ static const luaL_Reg pool_meta[] = {
 
 static const luaL_Reg module_funcs[] = {
   {"open", pm_open},
+  {"create", pm_create},
   {"type", pm_type},
   {"_poolof", pm_poolof},
   {"_alive", pm_alive},
   {"_class", pm_class},
+  {"classname", pm_classname},
   {"_audit", lpm_audit},
   {NULL, NULL}
 };

@@ -17,4 +17,9 @@ __attribute__((visibility("default"))) int luaopen_pmem(lua_State *L);
    (lpmem_peek.h); 1 if on. Without it reads go through the C API. */
 int lpm_peek_enable(lua_State *L);
 
+/* for a host's message handler: if the error value at idx escaped a
+   pool:transaction, push the traceback of where it was raised (the stack
+   the handler sees ends at the transaction) and return 1; else 0 */
+__attribute__((visibility("default"))) int lpm_pushtraceback(lua_State *L, int idx);
+
 #endif

@@ -75,8 +75,13 @@ typedef struct lpm_Proxy {
 
 /* a plan for deep-copying plain Lua tables (lpm_plan / lpm_copy) */
 typedef struct lpm_Copy {
-  int map;              /* stack index: table -> plan index, or 0 if none */
+  int map;              /* stack index: table -> plan index, or 0 if none;
+                           map + 1: index -> table; map + 2: where each
+                           table was found (for error messages) */
   int n;                /* tables planned */
+  int cur, key;         /* while planning: the table being checked (0: the
+                           value itself) and the stack index of its key
+                           being checked (0: none) */
   uint64_t *offs;       /* their new offsets, filled by lpm_copy */
 } lpm_Copy;
 
@@ -116,6 +121,7 @@ void lpm_end(lua_State *L, lpm_Pool *pool, int st);
 /* collect now, outside transactions (as the automatic collection does) */
 void lpm_collect(lua_State *L, lpm_Pool *pool);
 int lpm_raise(lua_State *L, lpm_Pool *pool, int st);
+int lpm_raise_closed(lua_State *L, lpm_Pool *pool);   /* "PATH: pool is closed" */
 void lpm_check_writable(lua_State *L, lpm_Pool *pool);
 
 /* key at idx for a read: 0 if it cannot be a stored key (never raises) */

@@ -241,6 +241,28 @@ static void push_vattrs(lua_State *L, lpm_Proxy *px) {
   lua_remove(L, -2);
 }
 
+/* class_fallback -- obj[k] for a k the object does not store: the class
+   field (through its parents), else what the class's __index gives (a
+   function is called with the object and k, a table is indexed by k) */
+static int class_fallback(lua_State *L) {
+  lua_getiuservalue(L, 1, 2);                    /* class (inherits by __index) */
+  lua_pushvalue(L, 2);
+  if (lua_gettable(L, -2) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  int t = lua_getfield(L, -1, "__index");
+  if (t == LUA_TFUNCTION) {
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_call(L, 2, 1);
+  } else if (t != LUA_TNIL && !lua_rawequal(L, -1, -2)) {
+    lua_pushvalue(L, 2);
+    lua_gettable(L, -2);
+  } else {
+    lua_pushnil(L);
+  }
+  return 1;
+}
+
 static int object_index(lua_State *L) {
   lpm_Proxy *px = alive(L, 1, TABLE_KINDS);
   if (lua_type(L, 2) == LUA_TSTRING) {
@@ -257,13 +279,14 @@ static int object_index(lua_State *L) {
   }
   getkey(L, px, 2);
   if (!lua_isnil(L, -1)) return 1;
-  lua_getiuservalue(L, 1, 2);                    /* class (inherits by __index) */
-  lua_pushvalue(L, 2);
-  lua_gettable(L, -2);
-  return 1;
+  lua_pop(L, 1);
+  return class_fallback(L);
 }
 
-static int object_newindex_(lua_State *L) {
+/* object_store -- obj[k] = v; unless raw, a k the object does not store
+   goes to the class's __newindex if it has one (a function is called with
+   the object, k and v; a table gets t[k] = v) */
+static int object_store(lua_State *L, int raw) {
   if (isvolatile(L, 2)) {
     push_vattrs(L, alive(L, 1, TABLE_KINDS));
     lua_pushvalue(L, 2);
@@ -273,9 +296,32 @@ static int object_newindex_(lua_State *L) {
   }
   if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "_p_pool") == 0)
     return luaL_error(L, "cannot set '_p_pool' of an object");
+  lpm_Proxy *px = alive(L, 1, TABLE_KINDS);
+  lua_settop(L, 3);
+  lua_getiuservalue(L, 1, 2);
+  if (!raw && lua_getfield(L, 4, "__newindex") != LUA_TNIL) {
+    getkey(L, px, 2);
+    if (lua_isnil(L, -1)) {                     /* not stored: the class's turn */
+      lua_pop(L, 1);
+      if (lua_type(L, 5) == LUA_TFUNCTION) {
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, 3);
+        lua_call(L, 3, 0);
+      } else {
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, 3);
+        lua_settable(L, 5);
+      }
+      return 0;
+    }
+  }
+  lua_settop(L, 3);
   setkey(L, checkkind(L, 1, lpm_checkwrite(L, 1), TABLE_KINDS), 2, 3);
   return 0;
 }
+
+static int object_newindex_(lua_State *L) { return object_store(L, 0); }
 static int object_newindex(lua_State *L) { return lpm_guard(L, object_newindex_); }
 
 /* }====================================================== */
@@ -527,19 +573,106 @@ static int set_discard_(lua_State *L) {
 }
 static int set_discard(lua_State *L) { return lpm_guard(L, set_discard_); }
 
+/* push_shown -- the value at idx as an error message shows it: a string
+   quoted, anything else as tostring gives it */
+static const char *push_shown(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TSTRING) return luaL_tolstring(L, idx, NULL);
+  lua_getglobal(L, "string");
+  lua_getfield(L, -1, "format");
+  lua_pushliteral(L, "%q");
+  lua_pushvalue(L, idx);
+  lua_call(L, 2, 1);
+  lua_remove(L, -2);
+  return lua_tostring(L, -1);
+}
+
 static int set_remove_(lua_State *L) {
   lpm_Proxy *px = checkset(L, 1);
   getkey(L, px, 2);
-  if (lua_isnil(L, -1)) return luaL_error(L, "element not in set");
+  if (lua_isnil(L, -1))
+    return luaL_error(L, "element %s not in set (s:discard(x) removes an element "
+                      "if it is there)", push_shown(L, 2));
   lua_pop(L, 1);
   set_put(L, px, 0);
   return 0;
 }
 static int set_remove(lua_State *L) { return lpm_guard(L, set_remove_); }
 
+static int set_newindex_(lua_State *L) {
+  checkset(L, 1);
+  return luaL_error(L, "a pmem set cannot be assigned to: s:add(x) adds x, "
+                    "s:discard(x) removes it");
+}
+static int set_newindex(lua_State *L) { return lpm_guard(L, set_newindex_); }
+
 static int set_len(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)TABLE(checkset(L, 1))->count);
   return 1;
+}
+
+/* }====================================================== */
+
+/* {====================================================== raw access */
+
+/*
+** rawget, rawset and rawlen, extended to persistent values (the standard
+** ones raise for a userdata): the stored value alone, without class
+** fields, methods or a class's __index/__newindex/__len. On anything else
+** they are the standard functions.
+*/
+static int pm_rawget(lua_State *L) {
+  if (lpm_toproxy(L, 1) == NULL) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    lua_settop(L, 2);
+    lua_rawget(L, 1);
+    return 1;
+  }
+  lpm_Proxy *px = alive(L, 1, ANY_KIND);
+  lua_Integer i;
+  if (HAS_KIND(px, TABLE_KINDS)) getkey(L, px, 2);
+  else if (position(L, 2, &i) && i >= 1 && (lua_Unsigned)i <= LIST(px)->len)
+    lpm_pushcell(L, px->pool, &pml_list_items(CORE(px), LIST(px))[i - 1]);
+  else lua_pushnil(L);
+  return 1;
+}
+
+static int pm_rawset_(lua_State *L) {
+  if (lpm_toproxy(L, 1) == NULL) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+  }
+  lpm_Proxy *px = alive(L, 1, ANY_KIND);
+  luaL_checkany(L, 3);
+  lua_settop(L, 3);
+  switch (px->kind) {
+    case PML_TOBJECT: object_store(L, 1); break;
+    case PML_TLIST: list_newindex_(L); break;
+    case PML_TTUPLE: tuple_newindex_(L); break;
+    case PML_TSET: set_newindex_(L); break;
+    default: table_newindex_(L); break;
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+static int pm_rawset(lua_State *L) { return lpm_guard(L, pm_rawset_); }
+
+static int pm_rawlen(lua_State *L) {
+  lpm_Proxy *px = lpm_toproxy(L, 1);
+  if (px == NULL) {
+    int t = lua_type(L, 1);
+    luaL_argexpected(L, t == LUA_TTABLE || t == LUA_TSTRING, 1, "table or string");
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, 1));
+    return 1;
+  }
+  px = alive(L, 1, ANY_KIND);
+  if (px->kind == PML_TSET) return set_len(L);
+  if (HAS_KIND(px, LIST_KINDS)) return list_len(L);
+  return table_len(L);
 }
 
 /* }====================================================== */
@@ -566,7 +699,8 @@ static const luaL_Reg tuple_meta[] = {
 };
 static const luaL_Reg set_meta[] = {
   {"__gc", lpm_proxy_gc},
-  {"__len", set_len}, {"__pairs", table_pairs}, {NULL, NULL}
+  {"__newindex", set_newindex}, {"__len", set_len}, {"__pairs", table_pairs},
+  {NULL, NULL}
 };
 static const luaL_Reg list_methods[] = {
   {"append", list_append}, {"insert", list_insert}, {"remove", list_remove},
@@ -615,9 +749,16 @@ static void newmeta(lua_State *L, int module, unsigned kind, const luaL_Reg *met
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kindnames[kind]);
 }
 
+static const luaL_Reg raw_funcs[] = {
+  {"rawget", pm_rawget}, {"rawset", pm_rawset}, {"rawlen", pm_rawlen}, {NULL, NULL}
+};
+
 void lpm_open_types(lua_State *L, int module) {
   lua_pushcfunction(L, pm_next);
   lua_setfield(L, module, "next");
+  lua_pushglobaltable(L);
+  luaL_setfuncs(L, raw_funcs, 0);
+  lua_pop(L, 1);
   lua_newtable(L);
   lua_setfield(L, module, "_meta");
   lua_newtable(L);

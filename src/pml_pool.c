@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -406,9 +407,55 @@ static int held_by_trial(const char *path) {
 
 /* {====================================================== open */
 
+/*
+** The pools open in this process, by their file's identity: a second open
+** of one of them fails on libpmemobj's flock like an open elsewhere, and
+** the message says which it is. Linked through pml_Pool.nextopen; written
+** only here (pool_opened, pool_closed).
+*/
+static pml_Pool *opened;
+static pthread_mutex_t opened_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void pool_opened(pml_Pool *p, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) return;
+  p->dev = st.st_dev;
+  p->ino = st.st_ino;
+  pthread_mutex_lock(&opened_lock);
+  p->nextopen = opened;
+  opened = p;
+  pthread_mutex_unlock(&opened_lock);
+}
+
+static void pool_closed(pml_Pool *p) {
+  pthread_mutex_lock(&opened_lock);
+  for (pml_Pool **q = &opened; *q != NULL; q = &(*q)->nextopen)
+    if (*q == p) {
+      *q = p->nextopen;
+      break;
+    }
+  pthread_mutex_unlock(&opened_lock);
+  p->nextopen = NULL;
+}
+
+/* open_here -- is the file at path open in this process? */
+static int open_here(const char *path) {
+  struct stat st;
+  int found = 0;
+  if (stat(path, &st) != 0) return 0;
+  pthread_mutex_lock(&opened_lock);
+  for (pml_Pool *q = opened; q != NULL && !found; q = q->nextopen)
+    found = q->dev == st.st_dev && q->ino == st.st_ino;
+  pthread_mutex_unlock(&opened_lock);
+  return found;
+}
+
 /* in_use -- the message for a pool whose lock another open holds */
 static int in_use(pml_Pool *p, const char *path, int e) {
-  return fail(p, e, "%s: pool is in use (open in this or another process)", path);
+  if (open_here(path))
+    return fail(p, e, "%s: pool is already open in this process (close it first, "
+                "or use the pool value you have)", path);
+  return fail(p, e, "%s: pool is in use (open in another process)", path);
 }
 
 /*
@@ -548,7 +595,10 @@ static int open_file(pml_Pool *p, const char *path, int flag, size_t size,
 int pml_pool_open(pml_Pool *p, const char *path, int flag, size_t size,
                   unsigned mode) {
   int st = open_file(p, path, flag, size, mode);
-  if (st == PML_OK) pml_fault_watch(p->base, p->size, path);
+  if (st == PML_OK) {
+    pml_fault_watch(p->base, p->size, path);
+    pool_opened(p, path);
+  }
   return st;
 }
 
@@ -600,6 +650,7 @@ int pml_pool_start_run(pml_Pool *p) {
 
 void pml_pool_close(pml_Pool *p, int clean) {
   if (!pml_isopen(p)) return;
+  pool_closed(p);
   pml_fault_unwatch(p->base);
   if (p->pop == NULL) {
     unmap(p);

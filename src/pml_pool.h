@@ -77,6 +77,8 @@ typedef struct pml_Pool {
   pml_Map suspects;         /* containers new, or whose refcount dropped */
   const pml_Hooks *hooks;
   void *hookud;
+  uint64_t dev, ino;         /* the file, while open (pml_pool.c's list) */
+  struct pml_Pool *nextopen;
   int errnum;
   char err[512];
 } pml_Pool;

@@ -146,7 +146,10 @@ static int run_handler (lua_State *L) {
     msg = lua_pushfstring(L, "(error object is a %s value)",
                           luaL_typename(L, 1));
   }
-  luaL_traceback(L, L, msg, 1);
+  if (lpm_pushtraceback(L, 1))          /* raised inside a pool:transaction */
+    lua_pushfstring(L, "%s\n%s", msg, lua_tostring(L, -1));
+  else
+    luaL_traceback(L, L, msg, 1);
   return 1;
 }
 

@@ -484,7 +484,7 @@ function test_game_file_holding_other_values_is_left_alone()
     { "p:list({ 1, 2 })", "a pmem.list" },
     { "42", "a number" },
     { "true", "a boolean" },
-    { "p:new(require('other').Thing)", "a pmem.object" },
+    { "p:new(require('other').Thing)", "a pmem.object of class other.Thing" },
     { "p:new(pmem.class('nowhere.Thing'))", "a pmem.object of class nowhere.Thing" },
   }
   for _, case in ipairs(cases) do

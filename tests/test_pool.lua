@@ -699,7 +699,7 @@ function TestInUse:test_open_twice_in_one_process()
     local p2, msg = pmem.open(path, flag)
     lu.assertNil(p2, "second open with '" .. flag .. "' succeeded")
     lu.assertIsString(msg)
-    lu.assertStrContains(msg, "in use")
+    lu.assertStrContains(msg, path .. ": pool is already open in this process")
   end
   lu.assertEquals(p.root, "x", "the first pool stays usable")
   p.root = "y"
@@ -714,7 +714,7 @@ function TestInUse:test_read_only_open_blocks_writers_not_readers()
   local p = assert(pmem.open(path, "r"))
   local w, msg = pmem.open(path, "w")
   lu.assertNil(w)
-  lu.assertStrContains(msg, "pool is in use")
+  lu.assertStrContains(msg, "pool is already open in this process")
   local p2 = assert(pmem.open(path, "r"))       -- readers share the file
   p:close()
   lu.assertNil(pmem.open(path, "w"))

@@ -22,16 +22,11 @@ M.MAX_GUESSES = 7                  -- the 7th wrong guess loses (the tutorial's
 -- {============================================ opening the game
 
 -- holds -- what a root that is not a game is, for a message ("a string",
--- "a pmem.table", ...), given pcall's results of reading it: reading an
--- object of a class unknown here raises "unknown class 'NAME' (why)"
-local function holds(ok, root)
-  if ok then
-    local kind = pmem.type(root)
-    return "a " .. (kind and "pmem." .. kind or type(root))
-  end
-  local class = tostring(root):match("^unknown class '([^']*)'")
-  return class and "a pmem.object of class " .. class
-         or "something unreadable: " .. tostring(root):match("^[^\n]*")
+-- "a pmem.table", "a pmem.object of class NAME", ...)
+local function holds(root)
+  local kind = pmem.type(root)
+  if kind == "object" then return "a pmem.object of class " .. pmem.classname(root) end
+  return "a " .. (kind and "pmem." .. kind or type(root))
 end
 
 -- reopen_game -- the open game pool, or nil and a message for the player.
@@ -58,21 +53,21 @@ function M.reopen_game()
     return nil, ("Could not open game file: %s.  Start again with"
                  .. " 'start_guessing'."):format(err)
   end
-  local ok, root = pcall(function() return pool.root end)
-  if ok and root == nil then
+  local root = pool.root
+  if root == nil then
     -- start_guessing was killed after creating the file, before the game
     -- was stored: nothing in it is worth keeping
     pool:close()
     os.remove(M.pool_fn)
     return nil, "Looks like a start was aborted; start again with 'start_guessing'."
   end
-  local is_game = ok and pmem.type(root) == "object"
-                  and root.check_guess == M.Guesser.check_guess
+  local is_game = pmem.type(root) == "object"
+                  and pmem.classname(root) == "guess_lib.Guesser"
   if not is_game then
+    local what = holds(root)
     pool:close()
     return nil, ("%s holds something else (%s), not a guessing game; move it away"
-                 .. " or start the game in another directory.")
-                :format(M.pool_fn, holds(ok, root))
+                 .. " or start the game in another directory."):format(M.pool_fn, what)
   end
   return pool
 end
