@@ -60,7 +60,7 @@ OPT      ?= -O2
 CFLAGS   += $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
             -fPIC -fvisibility=hidden -Isrc -I$(B) $(INCS)
 
-CORE     := pml_map pml_heap pml_fault pml_pool pml_tx pml_cell pml_table pml_list pml_gc
+CORE     := pml_map pml_heap pml_fault pml_pool pml_tx pml_valid pml_ref pml_cell pml_table pml_list pml_gc
 BIND     := lpmem lpmem_types lpmem_peek lpmem_audit
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o

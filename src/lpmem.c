@@ -17,6 +17,7 @@
 #include "pml_list.h"
 #include "pml_table.h"
 #include "pml_tx.h"
+#include "pml_valid.h"
 
 _Thread_local lpm_Pool *lpm_txpool;
 
@@ -219,21 +220,15 @@ void lpm_check_writable(lua_State *L, lpm_Pool *pool) {
   if (pool->txaborted) raise_aborted(L);
 }
 
-#define GC_PACE_MIN 4096
-
 /*
-** autogc -- collect, keeping what Lua values hold, and pace the next
-** automatic collection at twice the suspects left (amortised O(1) per
-** change). Only between changes, outside any transaction: every result
-** of earlier changes is then held by a proxy or reachable.
+** autogc -- collect, keeping what Lua values hold. Only between changes,
+** outside any transaction: every result of earlier changes is then held
+** by a proxy or reachable. A failure is left for the close (pml_gc.h).
 */
 static void autogc(lua_State *L, lpm_Pool *pool) {
   pml_GcStats s;
   pool->L = L;
-  if (pml_gc_collect(&pool->core, 1, &s) != PML_OK)
-    pool->core.unclean = 1;               /* half done: close collects in full */
-  size_t left = pool->core.suspects.count;
-  pool->gc_pace = left * 2 > GC_PACE_MIN ? left * 2 : GC_PACE_MIN;
+  pml_gc_collect(&pool->core, 1, &s);
 }
 
 void lpm_collect(lua_State *L, lpm_Pool *pool) { autogc(L, pool); }
@@ -301,7 +296,7 @@ int lpm_guard(lua_State *L, lua_CFunction f) {
 static void begin(lua_State *L, lpm_Pool *pool, int bulk) {
   lpm_check_writable(L, pool);
   pool->L = L;
-  if (!pool->core.intx && pool->core.suspects.count > pool->gc_pace) autogc(L, pool);
+  if (pml_gc_due(&pool->core)) autogc(L, pool);
   int st = bulk ? pml_tx_open_bulk(&pool->core) : pml_tx_open(&pool->core);
   if (st != PML_OK) lpm_raise(L, pool, st);
 }
@@ -786,7 +781,7 @@ static void unref_tables(lua_State *L, lpm_Pool *pool) {
 static void do_close(lua_State *L, lpm_Pool *pool) {
   if (!pml_isopen(&pool->core)) return;
   pool->L = L;
-  if (pool->core.intx) abort_tx(pool, L);
+  if (pml_tx_active(&pool->core)) abort_tx(pool, L);
   if (lpm_txpool == pool) lpm_txpool = NULL;
   int clean = 0;
   /* a collection needs a transaction of its own: not possible while another
@@ -794,8 +789,8 @@ static void do_close(lua_State *L, lpm_Pool *pool) {
      open and the next open collects in full */
   if (!pool->core.readonly && lpm_txpool == NULL) {
     pml_GcStats s;
-    clean = (pool->core.unclean ? pml_gc_full(&pool->core, &s)
-                                : pml_gc_collect(&pool->core, 0, &s)) == PML_OK;
+    clean = (pml_gc_full_due(&pool->core) ? pml_gc_full(&pool->core, &s)
+                                          : pml_gc_collect(&pool->core, 0, &s)) == PML_OK;
   }
   pml_pool_close(&pool->core, clean);
   pml_map_free(&pool->live);
@@ -830,10 +825,7 @@ static int pool_collect_(lua_State *L) {
   pool->L = L;
   pml_GcStats s;
   int st = pml_gc_collect(&pool->core, 1, &s);
-  if (st != PML_OK) {
-    pool->core.unclean = 1;             /* half done: close collects in full */
-    return lpm_raise(L, pool, st);
-  }
+  if (st != PML_OK) return lpm_raise(L, pool, st);   /* close collects in full */
   pml_pool_recycle(&pool->core);
   pml_pool_reserve(&pool->core);
   lua_createtable(L, 0, 3);
@@ -1090,7 +1082,6 @@ static int open_pool(lua_State *L, const char *flag, int si, int mi) {
   memset(pool, 0, sizeof *pool);
   pool->magic = LPM_POOL_MAGIC;
   pool->cache_ref = pool->vattr_ref = LUA_NOREF;
-  pool->gc_pace = GC_PACE_MIN;
   pml_map_init(&pool->live);
   pml_pool_init(&pool->core, &hooks, pool);
   luaL_setmetatable(L, LPM_POOL_MT);
@@ -1111,10 +1102,10 @@ static int open_pool(lua_State *L, const char *flag, int si, int mi) {
   int st = pml_pool_open(&pool->core, path, flag[0], (size_t)size, (unsigned)mode);
   /* the last run did not close: collect in full (deferred to close if a
      transaction of another pool is open now) */
-  if (st == PML_OK && pool->core.unclean && !pool->core.readonly && lpm_txpool == NULL) {
+  if (st == PML_OK && pml_gc_full_due(&pool->core) && !pool->core.readonly &&
+      lpm_txpool == NULL) {
     pml_GcStats s;
-    if ((st = pml_gc_full(&pool->core, &s)) == PML_OK) pool->core.unclean = 0;
-    else {
+    if ((st = pml_gc_full(&pool->core, &s)) != PML_OK) {
       char msg[sizeof pool->core.err];
       snprintf(msg, sizeof msg, "%s", message(pool, st));
       snprintf(pool->core.err, sizeof pool->core.err, "%.200s: %.300s", path, msg);

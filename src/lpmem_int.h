@@ -40,7 +40,6 @@ typedef struct lpm_Pool {
   int txfull;           /* a change in the open pool:transaction ran out of room */
   int cache_ref;        /* registry: off -> proxy (weak values) */
   int vattr_ref;        /* registry: off -> _v_ attribute table (this run) */
-  size_t gc_pace;       /* suspects that trigger an automatic collection */
   pml_Map live;         /* off -> proxies not yet finalized: "held by Lua" */
   lua_State *L;         /* the thread calling in, for the core's hooks */
   const char *path;     /* as given to pmem.open (anchored: user value 1) */

@@ -1,11 +1,13 @@
 /*
-** pml_cell.c -- value cells and reference counts (pml_cell.h).
+** pml_cell.c -- value cells (pml_cell.h).
 */
 #include <math.h>
 #include <string.h>
 
 #include "pml_cell.h"
+#include "pml_ref.h"
 #include "pml_tx.h"
+#include "pml_valid.h"
 
 /*
 ** set_image -- store v's canonical image as two whole words (x86-64 is
@@ -74,25 +76,6 @@ uint64_t pml_val_hash(const pml_Val *k) {
   return k->tag == PML_CLSTR ? hash_bytes(k->s, k->len) : hash_image(&k->img);
 }
 
-pml_Str *pml_str(pml_Pool *p, uint64_t off) {
-  pml_Block b;
-  if (!pml_tx_block(p, off, &b) || b.type != PML_TSTR || b.usable < sizeof(pml_Str))
-    return NULL;
-  pml_Str *s = pml_ptr(p, off);
-  return s->len < b.usable - sizeof(pml_Str) ? s : NULL;     /* room for NUL */
-}
-
-int pml_container_at(pml_Pool *p, uint64_t off) {
-  pml_Block b;
-  if (!pml_tx_block(p, off, &b) || b.usable < sizeof(pml_Hdr)) return 0;
-  switch (b.type) {
-    case PML_TTABLE: case PML_TLIST: case PML_TOBJECT: case PML_TTUPLE: case PML_TSET:
-      return pml_hdr(p, off)->kind == b.type;
-    default:
-      return 0;
-  }
-}
-
 uint64_t pml_cell_hash(pml_Pool *p, const pml_Cell *c) {
   if (c->tag != PML_CLSTR) return hash_image(c);
   pml_Str *s = pml_str(p, c->u.off);
@@ -120,22 +103,6 @@ int pml_cell_iskey(pml_Pool *p, const pml_Cell *c, const pml_Val *k) {
   if (c->tag != PML_CLSTR) return 0;
   pml_Str *s = pml_str(p, c->u.off);
   return s && s->len == k->len && memcmp(s->data, k->s, k->len) == 0;
-}
-
-int pml_ref_inc(pml_Pool *p, uint64_t off) {
-  pml_Hdr *h = pml_hdr(p, off);
-  int st = pml_tx_snap(p, &h->refcount, sizeof h->refcount);
-  if (st == PML_OK) h->refcount++;
-  return st;
-}
-
-int pml_ref_dec(pml_Pool *p, uint64_t off) {
-  pml_Hdr *h = pml_hdr(p, off);
-  int st = pml_tx_snap(p, &h->refcount, sizeof h->refcount);
-  if (st != PML_OK) return st;
-  h->refcount--;
-  int isnew;
-  return pml_map_put(&p->suspects, off, &isnew) ? PML_OK : PML_ENOMEM;
 }
 
 /* encode -- fill dst (already in the transaction) with v */

@@ -1,7 +1,7 @@
 /*
 ** pml_cell.h -- value cells: the one place where a value is encoded into
-** a stored 16-byte cell, released from one, compared and hashed as a key;
-** and the reference counts that PML_CREF cells hold on containers.
+** a stored 16-byte cell, released from one, compared and hashed as a key.
+** A PML_CREF cell holds a reference count on its container (pml_ref.h).
 **
 ** A pml_Val is a value on its way in (the binding layer builds it from a
 ** Lua value). Every function that changes pool memory must be called
@@ -49,17 +49,8 @@ int pml_cell_set(pml_Pool *p, pml_Cell *dst, const pml_Val *v);
 /* give up what c holds: free its long string, drop its reference */
 int pml_cell_release(pml_Pool *p, const pml_Cell *c);
 
-/* the long string at off, or NULL unless a live string allocation holds it */
-pml_Str *pml_str(pml_Pool *p, uint64_t off);
-/* is off a live container whose header's kind is its allocation's type? */
-int pml_container_at(pml_Pool *p, uint64_t off);
 /* string bytes of a PML_CSSTR / PML_CLSTR cell; NULL if damaged */
 const char *pml_cell_str(pml_Pool *p, const pml_Cell *c, size_t *len);
 
-/* container header at off */
-#define pml_hdr(p, off)  ((pml_Hdr *)pml_ptr(p, off))
-int pml_ref_inc(pml_Pool *p, uint64_t off);
-/* drop one reference; the object becomes a GC suspect */
-int pml_ref_dec(pml_Pool *p, uint64_t off);
 
 #endif

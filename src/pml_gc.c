@@ -6,8 +6,10 @@
 #include "pml_cell.h"
 #include "pml_gc.h"
 #include "pml_list.h"
+#include "pml_ref.h"
 #include "pml_table.h"
 #include "pml_tx.h"
+#include "pml_valid.h"
 
 #define BATCH 1024        /* containers freed per transaction */
 
@@ -46,38 +48,6 @@ static void vec_add(Gc *g, Vec *s, uint64_t off) {
   g->work = w;
 }
 
-static int table_ok(pml_Pool *p, const pml_Table *t) {
-  if (t->body == 0) return t->cap == 0 && t->used == 0 && t->count == 0;
-  return t->cap > 0 && (t->cap & (t->cap - 1)) == 0 && t->cap <= ((uint64_t)1 << 31) &&
-         t->used <= t->cap && t->count <= t->used &&
-         pml_tx_live(p, t->body, PML_TTBODY, pml_tbody_size(t->cap));
-}
-
-static int list_ok(pml_Pool *p, const pml_List *l) {
-  if (l->items == 0) return l->cap == 0 && l->len == 0;
-  return l->len <= l->cap && l->cap <= ((uint64_t)1 << 40) &&
-         pml_tx_live(p, l->items, PML_TLITEMS, l->cap * sizeof(pml_Cell));
-}
-
-int pml_container_ok(pml_Pool *p, uint64_t off) {
-  pml_Block b;
-  if (!pml_container_at(p, off) || !pml_tx_block(p, off, &b)) return 0;
-  switch (b.type) {
-    case PML_TTABLE: case PML_TSET:
-      return b.usable >= sizeof(pml_Table) && table_ok(p, pml_ptr(p, off));
-    case PML_TOBJECT: {
-      if (b.usable < sizeof(pml_Object) || !table_ok(p, pml_ptr(p, off))) return 0;
-      const pml_Cell *c = &((pml_Object *)pml_ptr(p, off))->cls;
-      return (c->tag == PML_CSSTR && c->slen <= PML_SSTR_MAX) ||
-             (c->tag == PML_CLSTR && pml_str(p, c->u.off) != NULL);
-    }
-    case PML_TLIST: case PML_TTUPLE:
-      return b.usable >= sizeof(pml_List) && list_ok(p, pml_ptr(p, off));
-    default:
-      return 0;
-  }
-}
-
 static int is_container(unsigned type) {
   return type == PML_TTABLE || type == PML_TLIST || type == PML_TOBJECT ||
          type == PML_TTUPLE || type == PML_TSET;
@@ -109,7 +79,7 @@ static int freeable(Gc *g, uint64_t off) {
     ok = pml_table_strings_ok(p, (pml_Table *)h);
   if (!ok) {
     g->stats->damaged++;
-    pml_map_del(&p->suspects, off);
+    pml_ref_clear_suspect(p, off);
   }
   return ok;
 }
@@ -141,7 +111,7 @@ static void flush(Gc *g, int reopen) {
   else pml_tx_abort(p);
   if (g->st == PML_OK) {
     for (size_t i = 0; i < g->freed.n; i++) {
-      pml_map_del(&p->suspects, g->freed.v[i]);
+      pml_ref_clear_suspect(p, g->freed.v[i]);
       if (p->hooks) p->hooks->dropped(p->hookud, g->freed.v[i]);
     }
     g->stats->collected += g->freed.n;
@@ -210,9 +180,8 @@ static void free_container(Gc *g, uint64_t off, void (*dec)(void *, uint64_t)) {
   if (st == PML_OK && h->kind == PML_TOBJECT) st = pml_cell_release(p, &((pml_Object *)h)->cls);
   if (st == PML_OK && arr) st = pml_tx_free(p, arr, unit == 1 ? PML_TLITEMS : PML_TTBODY);
   if (st == PML_OK) st = pml_tx_free(p, off, h->kind);
-  if (st == PML_OK) st = pml_tx_snap(p, &p->root->nobjects, sizeof(uint64_t));
+  if (st == PML_OK) st = pml_ref_died(p, off);
   if (st != PML_OK) { g->st = st; return; }
-  p->root->nobjects--;
   vec_add(g, &g->freed, off);
   if (g->freed.n >= BATCH || batch_full(g)) flush(g, 1);
 }
@@ -229,8 +198,8 @@ static void dec_child(void *ud, uint64_t off) {
 
 static void zero_counts(Gc *g) {
   size_t i = 0;
-  pml_MapSlot *s;
-  while ((s = pml_map_next(&g->p->suspects, &i)) != NULL)
+  const pml_MapSlot *s;
+  while ((s = pml_ref_next_suspect(g->p, &i)) != NULL)
     if (rc(g, s->key) == 0) push(g, s->key);
   while (g->work.n > 0 && g->st == PML_OK) {
     uint64_t off = g->work.v[--g->work.n];
@@ -270,10 +239,10 @@ static void dec_black_child(void *ud, uint64_t off) {
 static void cycles(Gc *g) {
   pml_Pool *p = g->p;
   size_t i = 0;
-  pml_MapSlot *s;
+  const pml_MapSlot *s;
   int isnew;
   /* mark gray: trial counts = count minus references from inside */
-  while ((s = pml_map_next(&p->suspects, &i)) != NULL) {
+  while ((s = pml_ref_next_suspect(p, &i)) != NULL) {
     if (rc(g, s->key) == 0) continue;           /* held with no references */
     pml_MapSlot *t = pml_map_put(&g->a, s->key, &isnew);
     if (t == NULL) { g->st = PML_ENOMEM; return; }
@@ -292,7 +261,7 @@ static void cycles(Gc *g) {
     if (pml_map_find(&g->b, s->key)) {
       /* live: no longer suspect -- unless only a Lua value keeps it (and
          what it reaches) alive: then it is looked at again next time */
-      if ((int64_t)s->val > 0 || !held(g, s->key)) pml_map_del(&p->suspects, s->key);
+      if ((int64_t)s->val > 0 || !held(g, s->key)) pml_ref_clear_suspect(p, s->key);
       continue;
     }
     free_container(g, s->key, dec_black_child);
@@ -304,7 +273,7 @@ static void gc_done(Gc *g) {
   free(g->freed.v);
   pml_map_free(&g->a);
   pml_map_free(&g->b);
-  if (g->p->root) g->stats->live = g->p->root->nobjects;
+  g->stats->live = pml_ref_count(g->p);
 }
 
 static void gc_init(Gc *g, pml_Pool *p, int use_held, pml_GcStats *out) {
@@ -319,6 +288,8 @@ static void gc_init(Gc *g, pml_Pool *p, int use_held, pml_GcStats *out) {
   g->st = pml_tx_open_bulk(p);
 }
 
+#define PACE_MIN 4096
+
 int pml_gc_collect(pml_Pool *p, int use_held, pml_GcStats *out) {
   Gc g;
   gc_init(&g, p, use_held, out);
@@ -326,7 +297,18 @@ int pml_gc_collect(pml_Pool *p, int use_held, pml_GcStats *out) {
   if (g.st == PML_OK) cycles(&g);
   flush(&g, 0);
   gc_done(&g);
+  if (g.st != PML_OK) p->gc.failed = 1;         /* half done: the next is full */
+  p->gc.pace = 2 * pml_ref_nsuspects(p);
   return g.st;
+}
+
+int pml_gc_full_due(const pml_Pool *p) {
+  return (p->crashed && !p->gc.recovered) || p->gc.failed;
+}
+
+int pml_gc_due(const pml_Pool *p) {
+  size_t pace = p->gc.pace > PACE_MIN ? p->gc.pace : PACE_MIN;
+  return !pml_tx_active(p) && pml_ref_nsuspects(p) > pace;
 }
 
 /* ---- full mark and sweep ---- */
@@ -377,10 +359,10 @@ int pml_gc_full(pml_Pool *p, pml_GcStats *out) {
     free_container(&g, garbage.v[i], dec_marked_child);
   }
   free(garbage.v);
-  if (g.st == PML_OK) g.st = pml_tx_snap(p, &p->root->nobjects, sizeof(uint64_t));
-  if (g.st == PML_OK) p->root->nobjects = g.a.count;
+  if (g.st == PML_OK) g.st = pml_ref_recount(p, g.a.count);
   flush(&g, 0);
-  pml_map_clear(&p->suspects);
   gc_done(&g);
+  p->gc.failed = g.st != PML_OK;
+  if (g.st == PML_OK) p->gc.recovered = 1;
   return g.st;
 }

@@ -1,8 +1,8 @@
 /*
 ** pml_gc.h -- garbage collection of stored containers.
 **
-** Containers carry reference counts (pml_cell.c keeps them); every
-** container that is new or whose count dropped is a suspect. A collection
+** Containers carry reference counts; every container that is new or
+** whose count dropped is a suspect (pml_ref.h keeps both). A collection
 ** looks only at the suspects and what they reach, so its cost grows with
 ** what the run changed, not with the pool:
 **  1. a suspect with no references and not held by a live Lua value is
@@ -24,7 +24,17 @@
 #ifndef pml_gc_h
 #define pml_gc_h
 
-#include "pml_pool.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pml_Pool pml_Pool;
+
+/* sub-state of pml_Pool, written only by pml_gc.c */
+typedef struct pml_GcState {
+  size_t pace;          /* suspects that make a collection due (0: the least) */
+  int recovered;        /* a full collection ran since the open */
+  int failed;           /* a collection stopped half-way: the next is full */
+} pml_GcState;
 
 typedef struct pml_GcStats {
   uint64_t live;        /* containers in the pool afterwards */
@@ -32,13 +42,16 @@ typedef struct pml_GcStats {
   uint64_t damaged;     /* unsound references or garbage left alone */
 } pml_GcStats;
 
-/* is the container at off well-formed enough to follow (header in the
-   pool, a known kind, its body or items in the pool and sizes coherent)? */
-int pml_container_ok(pml_Pool *p, uint64_t off);
-
-/* collect the suspects; held objects survive only if use_held */
+/* collect the suspects; held objects survive only if use_held. The next
+   automatic collection is paced at twice the suspects left (amortised
+   O(1) per change); a failure makes the next collection a full one */
 int pml_gc_collect(pml_Pool *p, int use_held, pml_GcStats *out);
-/* mark from the root and sweep the whole pool (after a crash) */
+/* mark from the root and sweep the whole pool */
 int pml_gc_full(pml_Pool *p, pml_GcStats *out);
+/* must the next collection be a full one (the previous run crashed and
+   none ran yet, or a collection failed half-way)? */
+int pml_gc_full_due(const pml_Pool *p);
+/* is an automatic collection due (outside transactions)? */
+int pml_gc_due(const pml_Pool *p);
 
 #endif

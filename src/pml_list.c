@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "pml_list.h"
+#include "pml_ref.h"
 #include "pml_tx.h"
+#include "pml_valid.h"
 
 #define MIN_CAP 4
 
@@ -12,7 +14,7 @@ uint64_t pml_list_new(pml_Pool *p, unsigned type, int *st) {
   uint64_t off = pml_tx_alloc(p, sizeof(pml_List), type, 1, st);
   if (off == 0) return 0;
   pml_hdr(p, off)->kind = type;
-  *st = pml_tx_note_new(p, off);
+  *st = pml_ref_born(p, off);
   return off;
 }
 
@@ -45,11 +47,8 @@ static int shrink(pml_Pool *p, pml_List *l) {
 /* set_len -- snapshot and change the length; the first change in a
    transaction records the length it began with (see add_cell) */
 static int set_len(pml_Pool *p, pml_List *l, uint64_t len) {
-  int isnew;
-  pml_MapSlot *s = pml_map_put(&p->txlen, pml_off(p, l), &isnew);
-  if (s == NULL) return PML_ENOMEM;
-  if (isnew) s->val = l->len;
-  int st = pml_tx_snap(p, &l->len, sizeof l->len);
+  int st = pml_tx_len_note(p, pml_off(p, l), l->len);
+  if (st == PML_OK) st = pml_tx_snap(p, &l->len, sizeof l->len);
   if (st == PML_OK) l->len = len;
   return st;
 }
@@ -61,8 +60,9 @@ static int set_len(pml_Pool *p, pml_List *l, uint64_t len) {
 ** earlier in this transaction) does.
 */
 static int add_cell(pml_Pool *p, pml_List *l, pml_Cell *c) {
-  pml_MapSlot *s = pml_map_find(&p->txlen, pml_off(p, l));
-  if (s != NULL && l->len < s->val) return pml_tx_snap(p, c, sizeof *c);
+  uint64_t start;
+  if (pml_tx_len_at_start(p, pml_off(p, l), &start) && l->len < start)
+    return pml_tx_snap(p, c, sizeof *c);
   return pml_tx_fresh(p, c, sizeof *c);
 }
 

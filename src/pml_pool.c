@@ -55,11 +55,8 @@ static int fail(pml_Pool *p, int e, const char *fmt, ...) {
 
 void pml_pool_init(pml_Pool *p, const pml_Hooks *hooks, void *hookud) {
   memset(p, 0, sizeof *p);
-  pml_map_init(&p->txnew);
-  pml_map_init(&p->txlen);
-  pml_map_init(&p->txalloc);
-  pml_map_init(&p->txfreed);
-  pml_map_init(&p->suspects);
+  pml_tx_init(p);
+  pml_ref_init(p);
   p->hooks = hooks;
   p->hookud = hookud;
   p->epoch = 1;
@@ -566,7 +563,7 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
     return st;
   }
   p->uuid_lo = pmemobj_oid(p->root).pool_uuid_lo;
-  p->unclean = p->root->state == PML_STATE_OPEN;
+  p->crashed = p->root->state == PML_STATE_OPEN;
   pml_pool_reserve(p);                    /* before the collection at open */
   return PML_OK;
 }
@@ -613,7 +610,7 @@ int pml_pool_open(pml_Pool *p, const char *path, int flag, size_t size,
 ** smaller batches.
 */
 void pml_pool_reserve(pml_Pool *p) {
-  if (p->pop == NULL || p->readonly || p->intx || p->logbuf != 0) return;
+  if (p->pop == NULL || p->readonly || pml_tx_active(p) || p->logbuf != 0) return;
   if (p->size < PML_LOGBUF_MIN_POOL) return;  /* the lanes' logs only */
   uint64_t off = p->root->logbuf;
   if (off != 0 && pml_heap_has(&p->heap, off, PML_TLOG, PML_LOGBUF_SIZE)) {
@@ -637,7 +634,7 @@ void pml_pool_reserve(pml_Pool *p) {
 ** by any size. Cost: a look at every run.
 */
 void pml_pool_recycle(pml_Pool *p) {
-  if (p->pop == NULL || p->readonly || p->intx) return;
+  if (p->pop == NULL || p->readonly || pml_tx_active(p)) return;
   (void)pmemobj_defrag(p->pop, NULL, 0, NULL);
 }
 
@@ -667,11 +664,8 @@ void pml_pool_close(pml_Pool *p, int clean) {
   p->root = NULL;
   p->heap.base = NULL;
   p->logbuf = 0;
-  pml_map_free(&p->txnew);
-  pml_map_free(&p->txlen);
-  pml_map_free(&p->txalloc);
-  pml_map_free(&p->txfreed);
-  pml_map_free(&p->suspects);
+  pml_tx_free_state(p);
+  pml_ref_free_state(p);
 }
 
 /* }====================================================== */

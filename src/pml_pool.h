@@ -11,9 +11,12 @@
 #include <stddef.h>
 #include <libpmemobj.h>
 
+#include "pml_gc.h"
 #include "pml_heap.h"
 #include "pml_layout.h"
 #include "pml_map.h"
+#include "pml_ref.h"
+#include "pml_tx.h"
 
 /* statuses of core operations (0 is success) */
 enum {
@@ -54,27 +57,17 @@ typedef struct pml_Pool {
   int fd;                   /* own read-only mapping: the file (holds a
                                shared flock); -1 otherwise */
   int readonly;
-  int unclean;              /* the previous run did not close the pool */
-  int intx;                 /* a libpmemobj transaction is open */
-  int txbulk;               /* ... with the log reserve appended to its logs */
-  uint64_t txacts;          /* redo-log actions (frees, allocations) and */
-  uint64_t txsnap;          /* undo-log bytes (snapshots) it has used */
-  uint64_t txfreebytes;     /* bytes it frees */
-  uint64_t freed;           /* bytes freed since libpmemobj's empty runs
-                               were last given back (pml_pool_recycle) */
+  int crashed;              /* the previous run did not close the pool */
   uint64_t logbuf;          /* the log reserve, checked (0 if none) */
   uint64_t epoch;           /* never 0; changes before any change made in a
                                transaction (every snapshot, fresh range,
                                allocation, free), at every rollback and at
                                close: what a reader learned of the pool's
                                objects at epoch e holds while epoch == e */
-  pml_Map txnew;            /* containers allocated in the open transaction */
-  pml_Map txlen;            /* list -> its len when the transaction began
-                               (cells at or past it need no snapshot) */
-  pml_Map txalloc;          /* offset -> type of what the open transaction
-                               allocated (not in the heap's bitmaps yet) */
-  pml_Map txfreed;          /* offsets the open transaction freed */
-  pml_Map suspects;         /* containers new, or whose refcount dropped */
+  /* sub-states, each written only by its module */
+  pml_TxState tx;           /* pml_tx.c: the open transaction, its journal */
+  pml_RefState ref;         /* pml_ref.c: suspects, born containers */
+  pml_GcState gc;           /* pml_gc.c: collection pacing, recovery */
   const pml_Hooks *hooks;
   void *hookud;
   uint64_t dev, ino;         /* the file, while open (pml_pool.c's list) */
@@ -86,6 +79,7 @@ typedef struct pml_Pool {
 #define pml_isopen(p)     ((p)->base != NULL)
 #define pml_ptr(p, off)   ((void *)((p)->base + (off)))
 #define pml_off(p, ptr)   ((uint64_t)((char *)(ptr) - (p)->base))
+#define pml_hdr(p, off)   ((pml_Hdr *)pml_ptr(p, off))   /* a container's header */
 
 /* Offsets come from the pool itself, and a damaged pool may hold any bits:
    whatever is followed or freed is first checked by pml_tx_block (pml_tx.h)

@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "pml_table.h"
+#include "pml_ref.h"
 #include "pml_tx.h"
+#include "pml_valid.h"
 
 #define SLOT(h32, idx)  (((uint64_t)(h32) << 32) | ((uint64_t)(idx) + 1))
 #define SLOT_IDX(s)     ((s & 0xffffffffu) - 1)
@@ -15,7 +17,7 @@ uint64_t pml_table_new(pml_Pool *p, unsigned type, int *st) {
   uint64_t off = pml_tx_alloc(p, n, type, 1, st);
   if (off == 0) return 0;
   pml_hdr(p, off)->kind = type;
-  *st = pml_tx_note_new(p, off);
+  *st = pml_ref_born(p, off);
   return off;
 }
 

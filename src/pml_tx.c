@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pml_pool.h"
 #include "pml_tx.h"
 
 /* status -- map a libpmemobj errno to a PML_* status */
@@ -25,8 +26,20 @@ static int status(pml_Pool *p, int e) {
 #define REDO_ENTRY  16
 #define BUF_SLACK   192
 
+void pml_tx_init(pml_Pool *p) {
+  pml_map_init(&p->tx.alloc);
+  pml_map_init(&p->tx.frees);
+  pml_map_init(&p->tx.lens);
+}
+
+void pml_tx_free_state(pml_Pool *p) {
+  pml_map_free(&p->tx.alloc);
+  pml_map_free(&p->tx.frees);
+  pml_map_free(&p->tx.lens);
+}
+
 int pml_tx_open(pml_Pool *p) {
-  if (p->intx) return PML_OK;
+  if (p->tx.open) return PML_OK;
   if (pmemobj_tx_stage() != TX_STAGE_NONE) {     /* another pool's transaction */
     snprintf(p->err, sizeof p->err, "a transaction of another pool is open");
     p->errnum = EBUSY;
@@ -38,16 +51,17 @@ int pml_tx_open(pml_Pool *p) {
     return status(p, e ? e : EINVAL);
   }
   pmemobj_tx_set_failure_behavior(POBJ_TX_FAILURE_RETURN);
-  p->intx = 1;
-  p->txbulk = 0;
-  p->txacts = 1;                  /* the first snapshot adds a redo action */
-  p->txsnap = 0;
-  p->txfreebytes = 0;
+  p->tx.open = 1;
+  p->tx.bulk = 0;
+  p->tx.acts = 1;                 /* the first snapshot adds a redo action */
+  p->tx.snap = 0;
+  p->tx.freebytes = 0;
+  p->tx.onend = NULL;
   return PML_OK;
 }
 
 int pml_tx_open_bulk(pml_Pool *p) {
-  if (p->intx) return PML_OK;
+  if (p->tx.open) return PML_OK;
   int st = pml_tx_open(p);
   if (st != PML_OK || p->logbuf == 0) return st;
   char *b = pml_ptr(p, p->logbuf);
@@ -58,65 +72,52 @@ int pml_tx_open_bulk(pml_Pool *p) {
     pml_tx_abort(p);
     return status(p, e ? e : EINVAL);
   }
-  p->txbulk = 1;
+  p->tx.bulk = 1;
   return PML_OK;
 }
 
 int pml_tx_room(const pml_Pool *p, uint64_t acts, uint64_t snap) {
   uint64_t redo = LANE_REDO, undo = LANE_UNDO;
-  if (p->txbulk) {
+  if (p->tx.bulk) {
     redo += PML_LOGBUF_SIZE / 2 - BUF_SLACK;
     undo += PML_LOGBUF_SIZE / 2 - BUF_SLACK;
   }
-  return (p->txacts + acts) * REDO_ENTRY <= redo && p->txsnap + snap + BUF_SLACK <= undo;
+  return (p->tx.acts + acts) * REDO_ENTRY <= redo && p->tx.snap + snap + BUF_SLACK <= undo;
 }
 
-/* end_journal -- the transaction is over: its allocations and frees are
-   in the heap's own metadata now (or rolled back) */
-static void end_journal(pml_Pool *p) {
-  pml_map_clear(&p->txnew);
-  pml_map_clear(&p->txlen);
-  pml_map_clear(&p->txalloc);
-  pml_map_clear(&p->txfreed);
-}
-
-/* forget_new -- volatile rollback: objects allocated in the transaction are gone */
-static void forget_new(pml_Pool *p) {
-  size_t i = 0;
-  pml_MapSlot *s;
-  while ((s = pml_map_next(&p->txnew, &i)) != NULL) {
-    pml_map_del(&p->suspects, s->key);
-    if (p->hooks) p->hooks->dropped(p->hookud, s->key);
-  }
-  end_journal(p);
+/* end -- the transaction is over, committed or rolled back: its
+   allocations and frees are in the heap's own metadata now (or undone),
+   and the module above that asked is told */
+static void end(pml_Pool *p, int committed) {
+  p->tx.open = 0;
+  if (!committed) p->epoch++;                   /* the undo log restored data */
+  pml_map_clear(&p->tx.alloc);
+  pml_map_clear(&p->tx.frees);
+  pml_map_clear(&p->tx.lens);
+  void (*onend)(pml_Pool *, int) = p->tx.onend;
+  p->tx.onend = NULL;
+  if (onend) onend(p, committed);
 }
 
 void pml_tx_abort(pml_Pool *p) {
-  if (!p->intx) return;
+  if (!p->tx.open) return;
   if (pmemobj_tx_stage() == TX_STAGE_WORK) pmemobj_tx_abort(ECANCELED);
   pmemobj_tx_end();
-  p->epoch++;                                   /* the undo log restored data */
-  p->intx = 0;
-  forget_new(p);
+  end(p, 0);
 }
 
 int pml_tx_commit(pml_Pool *p) {
-  if (!p->intx) return PML_OK;
+  if (!p->tx.open) return PML_OK;
   if (pmemobj_tx_stage() == TX_STAGE_WORK) pmemobj_tx_commit();
   int committed = pmemobj_tx_stage() == TX_STAGE_ONCOMMIT;
   int e = pmemobj_tx_end();
-  p->intx = 0;
-  if (!committed) {
-    p->epoch++;
-    forget_new(p);
-    return status(p, e ? e : ECANCELED);
-  }
-  end_journal(p);
+  end(p, committed);
+  if (!committed) return status(p, e ? e : ECANCELED);
   /* room freed for one size becomes room for any once the runs it leaves
      empty are given back: do it for every eighth of the pool freed */
-  p->freed += p->txfreebytes;
-  if (p->freed >= p->size / 8) {
-    p->freed = 0;
+  p->tx.freed += p->tx.freebytes;
+  if (p->tx.freed >= p->size / 8) {
+    p->tx.freed = 0;
     pml_pool_recycle(p);
   }
   return PML_OK;
@@ -124,7 +125,7 @@ int pml_tx_commit(pml_Pool *p) {
 
 int pml_tx_snap(pml_Pool *p, void *ptr, size_t n) {
   p->epoch++;
-  p->txsnap += pml_tx_snapcost(n);
+  p->tx.snap += pml_tx_snapcost(n);
   return status(p, pmemobj_tx_add_range_direct(ptr, n));
 }
 
@@ -136,28 +137,28 @@ int pml_tx_fresh(pml_Pool *p, void *ptr, size_t n) {
 
 uint64_t pml_tx_alloc(pml_Pool *p, size_t n, unsigned type, int zero, int *st) {
   p->epoch++;
-  p->txacts++;
+  p->tx.acts++;
   PMEMoid oid = pmemobj_tx_xalloc(n, type, zero ? POBJ_XALLOC_ZERO : 0);
   if (OID_IS_NULL(oid)) {
     *st = status(p, errno ? errno : ENOMEM);
     return 0;
   }
   int isnew;
-  pml_MapSlot *s = pml_map_put(&p->txalloc, oid.off, &isnew);
+  pml_MapSlot *s = pml_map_put(&p->tx.alloc, oid.off, &isnew);
   if (s == NULL) {
     *st = PML_ENOMEM;
     return 0;
   }
   s->val = ((uint64_t)n << 8) | type;
-  pml_map_del(&p->txfreed, oid.off);        /* a block freed, then reused */
+  pml_map_del(&p->tx.frees, oid.off);       /* a block freed, then reused */
   *st = PML_OK;
   return oid.off;
 }
 
 int pml_tx_block(pml_Pool *p, uint64_t off, pml_Block *b) {
   pml_MapSlot *s;
-  if (p->txfreed.count && pml_map_find(&p->txfreed, off)) return 0;
-  if (p->txalloc.count && (s = pml_map_find(&p->txalloc, off)) != NULL) {
+  if (p->tx.frees.count && pml_map_find(&p->tx.frees, off)) return 0;
+  if (p->tx.alloc.count && (s = pml_map_find(&p->tx.alloc, off)) != NULL) {
     b->off = off;
     b->type = s->val & 0xff;
     b->usable = s->val >> 8;
@@ -169,21 +170,25 @@ int pml_tx_block(pml_Pool *p, uint64_t off, pml_Block *b) {
 int pml_tx_free(pml_Pool *p, uint64_t off, unsigned type) {
   int isnew;
   if (!pml_tx_live(p, off, type, 0)) return PML_EDAMAGED;
-  if (pml_map_put(&p->txfreed, off, &isnew) == NULL) return PML_ENOMEM;
-  pml_map_del(&p->txalloc, off);
+  if (pml_map_put(&p->tx.frees, off, &isnew) == NULL) return PML_ENOMEM;
+  pml_map_del(&p->tx.alloc, off);
   PMEMoid oid = { p->uuid_lo, off };
   p->epoch++;
-  p->txacts++;
-  p->txfreebytes += pmemobj_alloc_usable_size(oid);
+  p->tx.acts++;
+  p->tx.freebytes += pmemobj_alloc_usable_size(oid);
   return status(p, pmemobj_tx_free(oid));
 }
 
-int pml_tx_note_new(pml_Pool *p, uint64_t off) {
+int pml_tx_len_note(pml_Pool *p, uint64_t off, uint64_t len) {
   int isnew;
-  int st = pml_tx_snap(p, &p->root->nobjects, sizeof p->root->nobjects);
-  if (st != PML_OK) return st;
-  p->root->nobjects++;
-  if (pml_map_put(&p->txnew, off, &isnew) == NULL) return PML_ENOMEM;
-  if (pml_map_put(&p->suspects, off, &isnew) == NULL) return PML_ENOMEM;
+  pml_MapSlot *s = pml_map_put(&p->tx.lens, off, &isnew);
+  if (s == NULL) return PML_ENOMEM;
+  if (isnew) s->val = len;
   return PML_OK;
+}
+
+int pml_tx_len_at_start(const pml_Pool *p, uint64_t off, uint64_t *len) {
+  const pml_MapSlot *s = pml_map_find(&p->tx.lens, off);
+  if (s != NULL) *len = s->val;
+  return s != NULL;
 }

@@ -5,12 +5,46 @@
 ** behaviour: libpmemobj never longjmps, every failure comes back as a
 ** status. The caller must not let a Lua error escape between pml_tx_open
 ** and pml_tx_commit/pml_tx_abort (the binding layer guarantees it).
-** Nested use joins the open transaction (pml_Pool.intx).
+** Nested use joins the open transaction.
 */
 #ifndef pml_tx_h
 #define pml_tx_h
 
-#include "pml_pool.h"
+#include <stdint.h>
+
+#include "pml_heap.h"
+#include "pml_map.h"
+
+typedef struct pml_Pool pml_Pool;
+
+/*
+** The open transaction and its journal: a sub-state of pml_Pool written
+** only by pml_tx.c. What the transaction allocated and freed is not in
+** the heap's bitmaps before commit, so the journal answers for it
+** (pml_tx_block); lens keeps each list's length at the transaction's start
+** (pml_tx_len_*). onend lets the module above that records the
+** transaction's new containers (pml_ref.c) forget them at a rollback.
+*/
+typedef struct pml_TxState {
+  int open;                 /* a libpmemobj transaction is open */
+  int bulk;                 /* ... with the log reserve appended to its logs */
+  uint64_t acts;            /* redo-log actions (frees, allocations) and */
+  uint64_t snap;            /* undo-log bytes (snapshots) it has used */
+  uint64_t freebytes;       /* bytes it frees */
+  uint64_t freed;           /* bytes freed by commits since libpmemobj's
+                               empty runs were last given back */
+  pml_Map alloc;            /* offset -> size << 8 | type, allocated in it */
+  pml_Map frees;            /* offsets it freed */
+  pml_Map lens;             /* list offset -> its length when it began */
+  void (*onend)(pml_Pool *p, int committed);  /* set for one transaction by
+                               a module above; run when it ends, then cleared */
+} pml_TxState;
+
+void pml_tx_init(pml_Pool *p);
+void pml_tx_free_state(pml_Pool *p);
+/* is a transaction open on p? */
+#define pml_tx_active(p)  ((p)->tx.open)
+
 
 /* open a transaction on p, or join the one open */
 int pml_tx_open(pml_Pool *p);
@@ -47,7 +81,10 @@ static inline int pml_tx_live(pml_Pool *p, uint64_t off, unsigned type, uint64_t
   pml_Block b;
   return pml_tx_block(p, off, &b) && b.type == type && b.usable >= n;
 }
-/* record a container allocated in this transaction (forgotten on abort) */
-int pml_tx_note_new(pml_Pool *p, uint64_t off);
+/* list journal: note list off's length len before its first change in
+   the transaction (status); and the length it had when the transaction
+   began, if it changed (1) or not (0) */
+int pml_tx_len_note(pml_Pool *p, uint64_t off, uint64_t len);
+int pml_tx_len_at_start(const pml_Pool *p, uint64_t off, uint64_t *len);
 
 #endif
