@@ -1,6 +1,6 @@
 # pmlua -- build, test, run, install.
 #
-#   make            build/pmlua, build/pmem.so (and build/pmtool once it exists)
+#   make            build/pmlua, build/pmem.so
 #   make run        install deps, build, play the examples
 #   make test       install deps, build, run every test; last line "N passed, M failed"
 #   make check      the same tests under AddressSanitizer + UBSan (build/asan/)
@@ -61,7 +61,7 @@ CFLAGS   += $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-
             -fPIC -fvisibility=hidden -Isrc -I$(B) $(INCS)
 
 CORE     := pml_map pml_heap pml_fault pml_pool pml_tx pml_valid pml_ref pml_cell pml_table pml_list pml_gc
-BIND     := lpmem lpmem_types lpmem_peek lpmem_audit
+BIND     := lb_error lb_change lb_proxy lb_value lb_pool lb_module lb_types lb_peek lb_audit
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
 

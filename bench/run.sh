@@ -33,7 +33,7 @@
 #   BENCH_RAW=0      do not print the raw lines under each table
 #
 # pmlua reads a metamethod's arguments straight from Lua's stack (proved at
-# startup, src/lpmem_peek.h); the "C API path" rows run the reads again with
+# startup, src/lb_peek.h); the "C API path" rows run the reads again with
 # PMLUA_API_READS=1, the path pmem.so takes in another interpreter. They
 # have no target.
 # All pool files are removed at the end, also on error or interrupt.

@@ -1,5 +1,7 @@
 /*
-** lpmem.h -- the pmem Lua module's entry point (binding layer).
+** lpmem.h -- the pmem Lua module's public interface, for a host that
+** embeds it: luaopen_pmem and two calls for hosts (the binding's own
+** names start with lb_, the core's with pml_; see docs/internals.md).
 */
 #ifndef lpmem_h
 #define lpmem_h
@@ -14,12 +16,12 @@ __attribute__((visibility("default"))) int luaopen_pmem(lua_State *L);
 
 /* for a host that links Lua statically (pmlua): prove Lua's stack layout
    and let the read paths take their arguments straight from the stack
-   (lpmem_peek.h); 1 if on. Without it reads go through the C API. */
-int lpm_peek_enable(lua_State *L);
+   (lb_peek.h); 1 if on. Without it reads go through the C API. */
+int lpmem_peek_enable(lua_State *L);
 
 /* for a host's message handler: if the error value at idx escaped a
    pool:transaction, push the traceback of where it was raised (the stack
    the handler sees ends at the transaction) and return 1; else 0 */
-__attribute__((visibility("default"))) int lpm_pushtraceback(lua_State *L, int idx);
+__attribute__((visibility("default"))) int lpmem_pushtraceback(lua_State *L, int idx);
 
 #endif

@@ -280,7 +280,7 @@ int pml_heap_check(const pml_Heap *h, const char **why) {
 ** undo log's is always its size. An extension (next) is an offset into a
 ** heap allocation, cacheline-aligned, itself a ulog.
 */
-#define LANE_SIZE        3072
+#define LANE_SIZE        PML_LANE_SIZE
 #define ULOG_HDR         64
 #define ULOG_MAX_CHAIN   4096
 
@@ -316,3 +316,24 @@ int pml_heap_check_lanes(const pml_Heap *h, uint64_t lanes_off, uint64_t nlanes,
 }
 
 /* }====================================================== */
+
+uint64_t pml_heap_lanes_seal(const void *lanes, size_t n) {
+  const unsigned char *b = lanes;
+  uint64_t h[4] = { 0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL,
+                    0x165667b19e3779f9ULL, 0x27d4eb2f165667c5ULL };
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32)              /* four lanes of words at a time */
+    for (int k = 0; k < 4; k++) {
+      uint64_t w;
+      memcpy(&w, b + i + 8 * k, 8);
+      h[k] = (h[k] ^ w) * 0xff51afd7ed558ccdULL;
+      h[k] ^= h[k] >> 31;
+    }
+  uint64_t r = n;
+  for (; i < n; i++) r = (r ^ b[i]) * 0x100000001b3ULL;
+  for (int k = 0; k < 4; k++) {
+    r = (r ^ h[k]) * 0xc4ceb9fe1a85ec53ULL;
+    r ^= r >> 33;
+  }
+  return r ? r : 1;
+}

@@ -58,6 +58,13 @@ int pml_heap_walk(const pml_Heap *h, int (*fn)(void *ud, const pml_Block *b),
                   void *ud);
 /* check every zone's chunk headers and run headers: 0, or -1 with *why */
 int pml_heap_check(const pml_Heap *h, const char **why);
+#define PML_LANE_SIZE 3072      /* bytes of one lane (pml_heap_check_lanes) */
+
+/* a 64-bit hash of the n bytes of the lanes at lanes (never 0): equal
+   before and after a file's trip through the disk iff, but for a 2^-64
+   chance, the lanes are as they were */
+uint64_t pml_heap_lanes_seal(const void *lanes, size_t n);
+
 /* check the lanes' log headers (lanes_off, nlanes from the descriptor):
    capacities libpmemobj can use, extension chains inside the heap and of
    bounded length (a loop would hang its first transaction): 0, or -1 */

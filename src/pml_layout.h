@@ -9,6 +9,7 @@
 #ifndef pml_layout_h
 #define pml_layout_h
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define PML_LAYOUT          "pmlua"       /* libpmemobj layout name */
@@ -136,7 +137,34 @@ typedef struct pml_Root {
   uint64_t logbuf;          /* the log reserve: offset of a PML_TLOG object
                                whose two halves extend the redo and undo logs
                                of collections and bulk frees (0 if none) */
-  uint64_t reserved[7];
+  uint64_t seal;            /* the lanes' hash at the last clean close by
+                               pmlua (pml_heap_lanes_seal), 0 if none */
+  uint64_t reserved[6];
 } pml_Root;
+
+/*
+** The format is little-endian, with these sizes and offsets (x86-64 and
+** the other 64-bit little-endian ABIs lay the structs out so): a build
+** where they differ would misread every pool, so it does not compile.
+*/
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "pmlua's pool format is little-endian; this target is not"
+#endif
+_Static_assert(sizeof(pml_Cell) == 16 && offsetof(pml_Cell, u) == 8, "pml_Cell");
+_Static_assert(offsetof(pml_Cell, slen) == 1 && offsetof(pml_Cell, s) == 2, "pml_Cell");
+_Static_assert(sizeof(pml_Str) == 8 && offsetof(pml_Str, data) == 8, "pml_Str");
+_Static_assert(sizeof(pml_Hdr) == 16 && offsetof(pml_Hdr, refcount) == 8, "pml_Hdr");
+_Static_assert(sizeof(pml_Entry) == 32 && offsetof(pml_Entry, val) == 16, "pml_Entry");
+_Static_assert(sizeof(pml_Table) == 48 && offsetof(pml_Table, count) == 16 &&
+               offsetof(pml_Table, used) == 24 && offsetof(pml_Table, cap) == 32 &&
+               offsetof(pml_Table, body) == 40, "pml_Table");
+_Static_assert(sizeof(pml_Object) == 64 && offsetof(pml_Object, cls) == 48, "pml_Object");
+_Static_assert(sizeof(pml_List) == 40 && offsetof(pml_List, len) == 16 &&
+               offsetof(pml_List, cap) == 24 && offsetof(pml_List, items) == 32, "pml_List");
+_Static_assert(sizeof(pml_Root) == 112 && offsetof(pml_Root, version) == 8 &&
+               offsetof(pml_Root, state) == 16 && offsetof(pml_Root, nobjects) == 24 &&
+               offsetof(pml_Root, root) == 32 && offsetof(pml_Root, logbuf) == 48 &&
+               offsetof(pml_Root, seal) == 56 && offsetof(pml_Root, reserved) == 64,
+               "pml_Root");
 
 #endif

@@ -266,6 +266,42 @@ static int check_root(pml_Pool *p, const char *path) {
 
 /* {====================================================== trial open */
 
+/* rd -- n bytes of the file at off into buf: 1 if all were read */
+static int rd(int fd, void *buf, size_t n, uint64_t off) {
+  return pread(fd, buf, n, (off_t)off) == (ssize_t)n;
+}
+
+/*
+** sealed -- was the pool at path closed cleanly by pmlua, its lanes as
+** they were then? libpmemobj's recovery at open replays only what the
+** lanes hold, and lanes a clean close left cannot crash it: such a pool
+** needs no trial open. Reads the file (pread), trusting none of it: the
+** offsets are bounded by the file, the root must say CLEAN and carry a
+** seal, and the lanes' hash must equal it.
+*/
+static int sealed(pml_Pool *p, const char *path) {
+  if (p->size == UINT64_MAX) return 0;                /* a poolset */
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  uint64_t d[(PML_DSC_END - PML_DSC_LANES_OFF) / 8];
+  pml_Root root;
+  void *lanes = NULL;
+  int ok = rd(fd, d, sizeof d, PML_DSC_LANES_OFF);
+  uint64_t lanes_off = d[0], nlanes = d[1];
+  uint64_t root_off = d[(PML_DSC_ROOT_OFF - PML_DSC_LANES_OFF) / 8];
+  size_t n = (size_t)nlanes * PML_LANE_SIZE;
+  ok = ok && nlanes > 0 && nlanes <= 4096 && lanes_off <= p->size &&
+       n <= p->size - lanes_off && root_off <= p->size - sizeof root &&
+       rd(fd, &root, sizeof root, root_off) &&
+       memcmp(root.magic, PML_MAGIC, sizeof root.magic) == 0 &&
+       root.state == PML_STATE_CLEAN && root.seal != 0 &&
+       (lanes = malloc(n)) != NULL && rd(fd, lanes, n, lanes_off) &&
+       pml_heap_lanes_seal(lanes, n) == root.seal;
+  free(lanes);
+  close(fd);
+  return ok;
+}
+
 static long trial_timeout_ms(void) {
   const char *s = getenv("PMLUA_OPEN_TIMEOUT");
   double secs = s ? strtod(s, NULL) : 0;
@@ -538,7 +574,7 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   if (fd < 0 || access("/proc/self/fd", F_OK) != 0) snprintf(fpath, sizeof fpath, "%s", "");
   else snprintf(fpath, sizeof fpath, "/proc/self/fd/%d", fd);
   const char *lpath = fpath[0] ? fpath : path;
-  int st = created ? PML_OK : trial_open(p, path, lpath, p->readonly);
+  int st = created || sealed(p, path) ? PML_OK : trial_open(p, path, lpath, p->readonly);
   if (st == PML_OK) {
     set_cow(p->readonly);
     p->pop = lib_open(p, path, lpath);
@@ -645,6 +681,22 @@ int pml_pool_start_run(pml_Pool *p) {
   return PML_OK;
 }
 
+/*
+** seal -- mark the run closed cleanly, and seal the lanes as they are
+** (no transaction is open) for the next open (sealed). The seal is written
+** first: a crash between the two leaves the pool marked open, or sealed
+** by a stale hash that the next open will not match.
+*/
+static void seal(pml_Pool *p) {
+  uint64_t lanes_off = dsc(p, PML_DSC_LANES_OFF), nlanes = dsc(p, PML_DSC_NLANES);
+  const char *why;
+  p->root->seal = pml_heap_check_lanes(&p->heap, lanes_off, nlanes, &why) == 0
+      ? pml_heap_lanes_seal(p->base + lanes_off, nlanes * PML_LANE_SIZE) : 0;
+  pmemobj_persist(p->pop, &p->root->seal, sizeof p->root->seal);
+  p->root->state = PML_STATE_CLEAN;
+  pmemobj_persist(p->pop, &p->root->state, sizeof p->root->state);
+}
+
 void pml_pool_close(pml_Pool *p, int clean) {
   if (!pml_isopen(p)) return;
   pool_closed(p);
@@ -652,10 +704,7 @@ void pml_pool_close(pml_Pool *p, int clean) {
   if (p->pop == NULL) {
     unmap(p);
   } else {
-    if (!p->readonly && clean) {
-      p->root->state = PML_STATE_CLEAN;
-      pmemobj_persist(p->pop, &p->root->state, sizeof p->root->state);
-    }
+    if (!p->readonly && clean) seal(p);
     pmemobj_close(p->pop);
   }
   p->epoch++;

@@ -146,7 +146,7 @@ static int run_handler (lua_State *L) {
     msg = lua_pushfstring(L, "(error object is a %s value)",
                           luaL_typename(L, 1));
   }
-  if (lpm_pushtraceback(L, 1))          /* raised inside a pool:transaction */
+  if (lpmem_pushtraceback(L, 1))          /* raised inside a pool:transaction */
     lua_pushfstring(L, "%s\n%s", msg, lua_tostring(L, -1));
   else
     luaL_traceback(L, L, msg, 1);
@@ -495,13 +495,13 @@ static void repl_run (lua_State *L) {
 /*
 ** host_pmem -- preload the pmem module and require it into global 'pmem'.
 ** Lua is linked in statically, so the module may read its arguments
-** straight from Lua's stack once proved (lpm_peek_enable); PMLUA_API_READS
+** straight from Lua's stack once proved (lpmem_peek_enable); PMLUA_API_READS
 ** set in the environment keeps every read on the C API.
 */
 static int host_pmem (lua_State *L) {
   int status;
   if (getenv("PMLUA_API_READS") == NULL)
-    lpm_peek_enable(L);
+    lpmem_peek_enable(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_pmem);
   lua_setfield(L, -2, "pmem");

@@ -1,7 +1,8 @@
 -- test_open.lua -- creating and opening pools as a user would meet them:
 -- read-only files and read-only opens, permission bits given as Lua numbers,
 -- creations that fail or are killed half-way (no file may be left behind),
--- long file names.
+-- long file names; the trial open, skipped only for a pool whose lanes are
+-- as pmlua's clean close sealed them.
 local lu = require "luaunit"
 local helper = require "helper"
 local q = helper.q
@@ -170,6 +171,72 @@ function TestCreate.test_long_file_name()
   p.root = 1
   p:close()
   lu.assertEquals(ls_all(dir), { name })
+end
+
+---------------------------------------------------------------------------
+TestSeal = {}
+
+-- word(path, off [, value]) -- the little-endian 64-bit word at off of the
+-- file, after writing value there if given
+local function word(path, off, value)
+  local f = assert(io.open(path, "r+b"))
+  if value then f:seek("set", off); f:write(string.pack("<I8", value)) end
+  f:seek("set", off)
+  local w = string.unpack("<I8", f:read(8))
+  f:close()
+  return w
+end
+
+-- trials(path [, flag]) -> how many child processes pmem.open(path) waited
+-- for (a trial open is one; the count is the children's page faults, which
+-- only a reaped child adds to), and whether the open worked
+local function trials(path, flag)
+  local out = helper.child_ok([[
+    local function cminflt()
+      local f = io.open("/proc/self/stat"); local s = f:read("a"); f:close()
+      return tonumber(s:match("^%d+ %b() %S+" .. string.rep(" %S+", 7) .. " (%d+)"))
+    end
+    local before = cminflt()
+    local p, err = pmem.open(arg[1], arg[2])
+    print(cminflt() - before, p ~= nil, err)
+    if p then p:close() end
+  ]], path, flag or "w")
+  local faults, ok = out:match("^(%d+)\t(%a+)")
+  return tonumber(faults) > 0 and 1 or 0, ok == "true"
+end
+
+local LANES, ROOT_OFF = 5120, 6144       -- pool descriptor words (docs/layout.md)
+
+function TestSeal.test_clean_pool_opens_without_trial()
+  local path = helper.pool_path()
+  sample(path)
+  lu.assertEquals({ trials(path) }, { 0, true })
+  lu.assertEquals({ trials(path, "r") }, { 0, true })
+  lu.assertEquals({ trials(path) }, { 0, true }, "the seal is renewed at every clean close")
+end
+
+function TestSeal.test_changed_lanes_get_a_trial()
+  local path = helper.pool_path()
+  sample(path)
+  local lanes = word(path, LANES)
+  -- a byte in the undo log area of the last lane: not a log header
+  local off = lanes + 1023 * 3072 + 2500
+  word(path, off, word(path, off) ~ 0xff)
+  lu.assertEquals({ trials(path) }, { 1, true })
+  lu.assertEquals({ trials(path) }, { 0, true }, "sealed again by that open's clean close")
+end
+
+function TestSeal.test_unsealed_and_crashed_pools_get_a_trial()
+  local path = helper.pool_path()
+  sample(path)
+  local root = word(path, ROOT_OFF)
+  lu.assertNotEquals(word(path, root + 56), 0, "a clean close writes the seal")
+  word(path, root + 56, 0)                   -- as a pmlua before the seal left it
+  lu.assertEquals({ trials(path) }, { 1, true })
+  lu.assertEquals({ trials(path) }, { 0, true })
+  helper.child_ok("local p = assert(pmem.open(...)); p.root.x = 1; os.exit(0)", path)
+  lu.assertEquals(word(path, root + 16), 1, "the run did not close")
+  lu.assertEquals({ trials(path) }, { 1, true })
 end
 
 os.exit(lu.LuaUnit.run())

@@ -4,7 +4,7 @@
 -- apart by type, proxies by identity, and a metamethod or iterator handed
 -- the wrong value or kind raises instead of reading it. Every scenario runs
 -- twice: in this process, where pmlua reads arguments straight from Lua's
--- stack (src/lpmem_peek.h), and in a child with PMLUA_API_READS=1, where
+-- stack (src/lb_peek.h), and in a child with PMLUA_API_READS=1, where
 -- every read goes through the C API.
 local lu = require "luaunit"
 local helper = require "helper"

@@ -1,12 +1,12 @@
 /*
-** lpmem_types.c -- metamethods and methods of the proxies: table, list,
+** lb_types.c -- metamethods and methods of the proxies: table, list,
 ** tuple, set, object. Reads are the hot path: they check the proxy, look
 ** the key up in place and push the value, allocating nothing (but a
 ** proxy the first time a container is read in a run).
 */
 #include <string.h>
 
-#include "lpmem_int.h"
+#include "lb_int.h"
 #include "pml_list.h"
 #include "pml_table.h"
 
@@ -14,7 +14,7 @@ static const char *const kindnames[] = {
   NULL, NULL, "table", "list", "object", "tuple", "set"
 };
 
-const char *lpm_kindname(unsigned kind) {
+const char *lb_kindname(unsigned kind) {
   return kind < sizeof kindnames / sizeof *kindnames && kindnames[kind]
          ? kindnames[kind] : "?";
 }
@@ -23,7 +23,7 @@ const char *lpm_kindname(unsigned kind) {
    function (the function looks them up after the keys) */
 static const char kindmethods[sizeof kindnames / sizeof *kindnames];
 
-int lpm_newmeta(lua_State *L, unsigned kind) {
+int lb_newmeta(lua_State *L, unsigned kind) {
   return lua_rawgetp(L, LUA_REGISTRYINDEX, &kindnames[kind]);
 }
 
@@ -43,7 +43,7 @@ int lpm_newmeta(lua_State *L, unsigned kind) {
 #define HAS_KIND(px, kinds)  (((1u << (px)->kind) & (kinds)) != 0)
 
 /* checkkind -- px, if its kind is one of kinds; raises otherwise */
-static lpm_Proxy *checkkind(lua_State *L, int idx, lpm_Proxy *px, unsigned kinds) {
+static lb_Proxy *checkkind(lua_State *L, int idx, lb_Proxy *px, unsigned kinds) {
   if (!HAS_KIND(px, kinds))
     luaL_typeerror(L, idx, kinds == LIST_KINDS ? "pmem list" : "pmem table");
   return px;
@@ -51,47 +51,47 @@ static lpm_Proxy *checkkind(lua_State *L, int idx, lpm_Proxy *px, unsigned kinds
 
 /* alive -- the hot-path check: a proxy of one of kinds, of an open pool,
    not rolled back */
-static inline lpm_Proxy *alive(lua_State *L, int idx, unsigned kinds) {
-  lpm_Proxy *px = lpm_toproxy(L, idx);
+static inline lb_Proxy *alive(lua_State *L, int idx, unsigned kinds) {
+  lb_Proxy *px = lb_toproxy(L, idx);
   if (px == NULL || px->obj == NULL || !pml_isopen(&px->pool->core))
-    px = lpm_checkproxy(L, idx);                /* raises the right error */
+    px = lb_checkproxy(L, idx);                /* raises the right error */
   return checkkind(L, idx, px, kinds);
 }
 
 /* readkey -- key at idx for a read of px; 0 if it cannot be stored there */
-static int readkey(lua_State *L, lpm_Proxy *px, int idx, pml_Val *k) {
-  if (!lpm_tokey(L, idx, k)) return 0;
-  if (k->tag == PML_CREF && lpm_toproxy(L, idx)->pool != px->pool) return 0;
+static int readkey(lua_State *L, lb_Proxy *px, int idx, pml_Val *k) {
+  if (!lb_tokey(L, idx, k)) return 0;
+  if (k->tag == PML_CREF && lb_toproxy(L, idx)->pool != px->pool) return 0;
   return 1;
 }
 
 /* getkey -- push t[key at idx] (nil if absent) */
-static void getkey(lua_State *L, lpm_Proxy *px, int idx) {
+static void getkey(lua_State *L, lb_Proxy *px, int idx) {
   pml_Val k;
   pml_Entry *e = readkey(L, px, idx, &k)
       ? pml_table_find(CORE(px), TABLE(px), &k, pml_val_hash(&k)) : NULL;
-  if (e) lpm_pushcell(L, px->pool, &e->val);
+  if (e) lb_pushcell(L, px->pool, &e->val);
   else lua_pushnil(L);
 }
 
 /* setkey -- t[key at ki] = value at vi, as one change */
-static void setkey(lua_State *L, lpm_Proxy *px, int ki, int vi) {
-  lpm_Pool *pool = px->pool;
+static void setkey(lua_State *L, lb_Proxy *px, int ki, int vi) {
+  lb_Pool *pool = px->pool;
   pml_Val k, v;
-  lpm_Copy c;
-  lpm_checkkey(L, pool, ki, &k);
-  lpm_prepare(L, pool, vi, &c);
-  lpm_begin(L, pool);
-  int st = lpm_value(L, pool, vi, &c, &v);
+  lb_Copy c;
+  lb_checkkey(L, pool, ki, &k, NULL);
+  lb_prepare(L, pool, vi, &c);
+  lb_begin(L, pool);
+  int st = lb_value(L, pool, vi, &c, &v);
   if (st == PML_OK) {
-    lpm_tokey(L, ki, &k);               /* the stack may have moved: re-read */
+    lb_tokey(L, ki, &k);               /* the stack may have moved: re-read */
     st = pml_table_set(CORE(px), TABLE(px), &k, pml_val_hash(&k), &v);
   }
-  lpm_end(L, pool, st);
+  lb_end(L, pool, st);
 }
 
 /* has_int -- is t[i] non-nil? */
-static int has_int(lpm_Proxy *px, lua_Integer i) {
+static int has_int(lb_Proxy *px, lua_Integer i) {
   pml_Val k;
   pml_val_int(&k, i);
   pml_Entry *e = pml_table_find(CORE(px), TABLE(px), &k, pml_val_hash(&k));
@@ -99,7 +99,7 @@ static int has_int(lpm_Proxy *px, lua_Integer i) {
 }
 
 /* border -- a border of the table, as Lua's unbound search finds one */
-static lua_Integer border(lpm_Proxy *px) {
+static lua_Integer border(lb_Proxy *px) {
   if (!has_int(px, 1)) return 0;
   lua_Unsigned i = 1, j = 2;
   while (has_int(px, (lua_Integer)j)) {
@@ -119,7 +119,7 @@ static lua_Integer border(lpm_Proxy *px) {
 
 /* table_next -- next(t, k) over the live entries in insertion order */
 static int table_next_(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1, TABLE_KINDS);
+  lb_Proxy *px = alive(L, 1, TABLE_KINDS);
   pml_Entry *e;
   int st;
   if (lua_isnoneornil(L, 2)) {
@@ -129,14 +129,14 @@ static int table_next_(lua_State *L) {
     if (!readkey(L, px, 2, &k)) return luaL_error(L, "invalid key to 'next'");
     st = pml_table_next(CORE(px), TABLE(px), &k, pml_val_hash(&k), &e);
   }
-  if (st != PML_OK) return lpm_raise(L, px->pool, st);
+  if (st != PML_OK) return lb_raise(L, px->pool, st);
   if (e == NULL) { lua_pushnil(L); return 1; }
   pml_Entry copy = *e;            /* pushing the key may run Lua (__load) */
-  lpm_pushcell(L, px->pool, &copy.key);
-  lpm_pushcell(L, px->pool, &copy.val);
+  lb_pushcell(L, px->pool, &copy.key);
+  lb_pushcell(L, px->pool, &copy.val);
   return 2;
 }
-static int table_next(lua_State *L) { return lpm_guard(L, table_next_); }
+static int table_next(lua_State *L) { return lb_guard(L, table_next_); }
 
 static int table_pairs(lua_State *L) {
   alive(L, 1, TABLE_KINDS);
@@ -151,7 +151,7 @@ static int table_pairs(lua_State *L) {
 /* {====================================================== tables */
 
 /* ic_set -- remember the value cell e of the string key at stack idx */
-static void ic_set(lua_State *L, lpm_Proxy *px, int idx, pml_Entry *e) {
+static void ic_set(lua_State *L, lb_Proxy *px, int idx, pml_Entry *e) {
   lua_pushvalue(L, idx);
   lua_setiuservalue(L, 1, 3);             /* anchors the string */
   px->ic_key = lua_topointer(L, idx);
@@ -161,8 +161,8 @@ static void ic_set(lua_State *L, lpm_Proxy *px, int idx, pml_Entry *e) {
 
 /* table_index_miss -- t[k] without the inline cache; fills it for a
    string key found with a value */
-static LPM_NOINLINE int table_index_miss(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1, TABLE_KINDS);
+static LB_NOINLINE int table_index_miss(lua_State *L) {
+  lb_Proxy *px = alive(L, 1, TABLE_KINDS);
   if (lua_type(L, 2) != LUA_TSTRING) {
     getkey(L, px, 2);
     return 1;
@@ -177,41 +177,40 @@ static LPM_NOINLINE int table_index_miss(lua_State *L) {
     return 1;
   }
   ic_set(L, px, 2, e);
-  lpm_pushcell(L, px->pool, &e->val);
+  lb_pushcell(L, px->pool, &e->val);
   return 1;
 }
 
 /*
 ** table_index -- t[k]. A hit of the inline cache needs two compares: the
-** epoch (nothing changed, see lpm_Proxy) and the key's identity. Only a
+** epoch (nothing changed, see lb_Proxy) and the key's identity. Only a
 ** string is anchored as ic_key, and no other Lua value has its address
 ** (through the C API, a light userdata forged by C to hold it would read
 ** that string's value; read from the stack, its tag tells it apart).
 */
 static int table_index(lua_State *L) {
-  lpm_Proxy *px;
+  lb_Proxy *px;
   const void *key;
-  if (lpm_peek_on) {
-    const lpm_Slot *a = lpm_peek_func(L);
-    if (lpm_peek_top(L) != a + 3 || (px = lpm_peek_proxy(&a[1])) == NULL)
+  if (lb_peek_on) {
+    const lb_Slot *a = lb_peek_func(L);
+    if (lb_peek_top(L) != a + 3 || (px = lb_peek_proxy(&a[1])) == NULL)
       return table_index_miss(L);
-    key = (a[2].tt & LPM_COLLECTABLE) ? a[2].v.p : NULL;
+    key = (a[2].tt & LB_COLLECTABLE) ? a[2].v.p : NULL;
   } else {
-    if ((px = lpm_toproxy(L, 1)) == NULL) return table_index_miss(L);
+    if ((px = lb_toproxy(L, 1)) == NULL) return table_index_miss(L);
     key = lua_topointer(L, 2);
   }
   if (px->ic_epoch == px->pool->core.epoch && key == px->ic_key) {
-    lpm_pushcell(L, px->pool, px->ic_val);
+    lb_pushcell(L, px->pool, px->ic_val);
     return 1;
   }
   return table_index_miss(L);
 }
 
-static int table_newindex_(lua_State *L) {
-  setkey(L, checkkind(L, 1, lpm_checkwrite(L, 1), TABLE_KINDS), 2, 3);
+static int table_newindex(lua_State *L) {
+  setkey(L, checkkind(L, 1, lb_checkwrite(L, 1), TABLE_KINDS), 2, 3);
   return 0;
 }
-static int table_newindex(lua_State *L) { return lpm_guard(L, table_newindex_); }
 
 static int table_len(lua_State *L) {
   lua_pushinteger(L, border(alive(L, 1, TABLE_KINDS)));
@@ -230,7 +229,7 @@ static int isvolatile(lua_State *L, int idx) {
 }
 
 /* push_vattrs -- the object's table of volatile attributes */
-static void push_vattrs(lua_State *L, lpm_Proxy *px) {
+static void push_vattrs(lua_State *L, lb_Proxy *px) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, px->pool->vattr_ref);
   if (lua_rawgeti(L, -1, (lua_Integer)px->off) == LUA_TNIL) {
     lua_pop(L, 1);
@@ -264,7 +263,7 @@ static int class_fallback(lua_State *L) {
 }
 
 static int object_index(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1, TABLE_KINDS);
+  lb_Proxy *px = alive(L, 1, TABLE_KINDS);
   if (lua_type(L, 2) == LUA_TSTRING) {
     if (isvolatile(L, 2)) {
       push_vattrs(L, px);
@@ -296,7 +295,7 @@ static int object_store(lua_State *L, int raw) {
   }
   if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "_p_pool") == 0)
     return luaL_error(L, "cannot set '_p_pool' of an object");
-  lpm_Proxy *px = alive(L, 1, TABLE_KINDS);
+  lb_Proxy *px = alive(L, 1, TABLE_KINDS);
   lua_settop(L, 3);
   lua_getiuservalue(L, 1, 2);
   if (!raw && lua_getfield(L, 4, "__newindex") != LUA_TNIL) {
@@ -317,12 +316,11 @@ static int object_store(lua_State *L, int raw) {
     }
   }
   lua_settop(L, 3);
-  setkey(L, checkkind(L, 1, lpm_checkwrite(L, 1), TABLE_KINDS), 2, 3);
+  setkey(L, checkkind(L, 1, lb_checkwrite(L, 1), TABLE_KINDS), 2, 3);
   return 0;
 }
 
-static int object_newindex_(lua_State *L) { return object_store(L, 0); }
-static int object_newindex(lua_State *L) { return lpm_guard(L, object_newindex_); }
+static int object_newindex(lua_State *L) { return object_store(L, 0); }
 
 /* }====================================================== */
 
@@ -336,20 +334,20 @@ static int position(lua_State *L, int idx, lua_Integer *i) {
 }
 
 /* list_index_miss -- l[k] for any k: items, then methods */
-static LPM_NOINLINE int list_index_miss(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1, LIST_KINDS);
+static LB_NOINLINE int list_index_miss(lua_State *L) {
+  lb_Proxy *px = alive(L, 1, LIST_KINDS);
   lua_Integer i;
   if (position(L, 2, &i)) {
     pml_List *l = LIST(px);
     if (i >= 1 && (lua_Unsigned)i <= l->len)
-      lpm_pushcell(L, px->pool, &pml_list_items(CORE(px), l)[i - 1]);
+      lb_pushcell(L, px->pool, &pml_list_items(CORE(px), l)[i - 1]);
     else
       lua_pushnil(L);
     return 1;
   }
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kindmethods[px->kind]) != LUA_TTABLE)
     return luaL_error(L, "pmem: the methods of %s are gone from the registry",
-                      lpm_kindname(px->kind));
+                      lb_kindname(px->kind));
   lua_pushvalue(L, 2);
   lua_rawget(L, -2);
   return 1;
@@ -358,23 +356,23 @@ static LPM_NOINLINE int list_index_miss(lua_State *L) {
 /* list_index -- l[i]; the fast path takes a live proxy and an integer
    position in 1..#l */
 static int list_index(lua_State *L) {
-  lpm_Proxy *px;
+  lb_Proxy *px;
   lua_Integer i;
-  if (lpm_peek_on) {
-    const lpm_Slot *a = lpm_peek_func(L);
-    if (lpm_peek_top(L) != a + 3 || (px = lpm_peek_proxy(&a[1])) == NULL ||
-        a[2].tt != LPM_TAG_INT)
+  if (lb_peek_on) {
+    const lb_Slot *a = lb_peek_func(L);
+    if (lb_peek_top(L) != a + 3 || (px = lb_peek_proxy(&a[1])) == NULL ||
+        a[2].tt != LB_TAG_INT)
       return list_index_miss(L);
     i = a[2].v.i;
   } else {
-    if ((px = lpm_toproxy(L, 1)) == NULL || !lua_isinteger(L, 2))
+    if ((px = lb_toproxy(L, 1)) == NULL || !lua_isinteger(L, 2))
       return list_index_miss(L);
     i = lua_tointegerx(L, 2, NULL);
   }
   if (HAS_KIND(px, LIST_KINDS) && px->obj != NULL && pml_isopen(&px->pool->core)) {
     const pml_List *l = LIST(px);
     if ((lua_Unsigned)i - 1 < l->len) {
-      lpm_pushcell(L, px->pool, &pml_list_items(CORE(px), l)[i - 1]);
+      lb_pushcell(L, px->pool, &pml_list_items(CORE(px), l)[i - 1]);
       return 1;
     }
   }
@@ -382,38 +380,38 @@ static int list_index(lua_State *L) {
 }
 
 /* checklist -- a list (not a tuple) that may be written now */
-static lpm_Proxy *checklist(lua_State *L) {
-  lpm_Proxy *px = lpm_checkwrite(L, 1);
+static lb_Proxy *checklist(lua_State *L) {
+  lb_Proxy *px = lb_checkwrite(L, 1);
   if (px->kind == PML_TTUPLE) luaL_error(L, "a tuple is immutable");
   if (px->kind != PML_TLIST) luaL_typeerror(L, 1, "pmem list");
   return px;
 }
 
 /* list_change -- one list change: op 'a'ppend, 's'et, 'i'nsert at i (0-based) */
-static void list_change(lua_State *L, lpm_Proxy *px, int op, uint64_t i, int vi) {
-  lpm_Pool *pool = px->pool;
-  lpm_Copy c;
+static void list_change(lua_State *L, lb_Proxy *px, int op, uint64_t i, int vi) {
+  lb_Pool *pool = px->pool;
+  lb_Copy c;
   pml_Val v;
-  lpm_prepare(L, pool, vi, &c);
-  lpm_begin(L, pool);
-  int st = lpm_value(L, pool, vi, &c, &v);
+  lb_prepare(L, pool, vi, &c);
+  lb_begin(L, pool);
+  int st = lb_value(L, pool, vi, &c, &v);
   if (st == PML_OK) {
     pml_List *l = LIST(px);
     if (op == 'a') st = pml_list_append(CORE(px), l, &v);
     else if (op == 's') st = pml_list_set(CORE(px), l, i, &v);
     else st = pml_list_insert(CORE(px), l, i, &v);
   }
-  lpm_end(L, pool, st);
+  lb_end(L, pool, st);
 }
 
 /* list_remove_at -- remove item i (0-based) as one change */
-static void list_remove_at(lua_State *L, lpm_Proxy *px, uint64_t i) {
-  lpm_begin(L, px->pool);
-  lpm_end(L, px->pool, pml_list_remove(CORE(px), LIST(px), i));
+static void list_remove_at(lua_State *L, lb_Proxy *px, uint64_t i) {
+  lb_begin(L, px->pool);
+  lb_end(L, px->pool, pml_list_remove(CORE(px), LIST(px), i));
 }
 
-static int list_newindex_(lua_State *L) {
-  lpm_Proxy *px = checklist(L);
+static int list_newindex(lua_State *L) {
+  lb_Proxy *px = checklist(L);
   lua_Integer i;
   if (!position(L, 2, &i))
     return luaL_error(L, "list index must be an integer, not a %s", luaL_typename(L, 2));
@@ -429,7 +427,6 @@ static int list_newindex_(lua_State *L) {
   else return luaL_error(L, "list index %I out of range (the list has %I items)", i, n);
   return 0;
 }
-static int list_newindex(lua_State *L) { return lpm_guard(L, list_newindex_); }
 
 static int list_len(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)LIST(alive(L, 1, LIST_KINDS))->len);
@@ -437,12 +434,12 @@ static int list_len(lua_State *L) {
 }
 
 static int list_inext(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1, LIST_KINDS);
+  lb_Proxy *px = alive(L, 1, LIST_KINDS);
   lua_Integer i = luaL_checkinteger(L, 2) + 1;
   pml_List *l = LIST(px);
   if (i < 1 || (lua_Unsigned)i > l->len) { lua_pushnil(L); return 1; }
   lua_pushinteger(L, i);
-  lpm_pushcell(L, px->pool, &pml_list_items(CORE(px), l)[i - 1]);
+  lb_pushcell(L, px->pool, &pml_list_items(CORE(px), l)[i - 1]);
   return 2;
 }
 
@@ -450,7 +447,7 @@ static int list_inext(lua_State *L) {
    only tables): insertion order for tables, objects and sets, positions
    for lists and tuples */
 static int pm_next(lua_State *L) {
-  lpm_Proxy *px = alive(L, 1, ANY_KIND);
+  lb_Proxy *px = alive(L, 1, ANY_KIND);
   if (px->kind != PML_TLIST && px->kind != PML_TTUPLE) return table_next(L);
   lua_settop(L, 2);
   if (lua_isnil(L, 2)) {
@@ -468,18 +465,17 @@ static int list_pairs(lua_State *L) {
   return 3;
 }
 
-static int list_append_(lua_State *L) {
-  lpm_Proxy *px = checklist(L);
+static int list_append(lua_State *L) {
+  lb_Proxy *px = checklist(L);
   luaL_checkany(L, 2);
   if (lua_isnil(L, 2)) return luaL_error(L, "cannot append nil to a list");
   list_change(L, px, 'a', 0, 2);
   return 0;
 }
-static int list_append(lua_State *L) { return lpm_guard(L, list_append_); }
 
 /* l:insert([pos,] v) -- as table.insert */
-static int list_insert_(lua_State *L) {
-  lpm_Proxy *px = checklist(L);
+static int list_insert(lua_State *L) {
+  lb_Proxy *px = checklist(L);
   lua_Integer n = (lua_Integer)LIST(px)->len, pos;
   int vi;
   switch (lua_gettop(L)) {
@@ -496,82 +492,76 @@ static int list_insert_(lua_State *L) {
   list_change(L, px, 'i', (uint64_t)(pos - 1), vi);
   return 0;
 }
-static int list_insert(lua_State *L) { return lpm_guard(L, list_insert_); }
 
 /* l:remove([pos]) -- as table.remove: returns the removed value */
-static int list_remove_(lua_State *L) {
-  lpm_Proxy *px = checklist(L);
+static int list_remove(lua_State *L) {
+  lb_Proxy *px = checklist(L);
   lua_Integer n = (lua_Integer)LIST(px)->len;
   lua_Integer pos = luaL_optinteger(L, 2, n);
   if (lua_gettop(L) >= 2 && pos != n)
     luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)n, 2, "position out of bounds");
   if (pos < 1 || pos > n) { lua_pushnil(L); return 1; }
   pml_Cell item = pml_list_items(CORE(px), LIST(px))[pos - 1];
-  lpm_pushcell(L, px->pool, &item);       /* may run Lua (__load): check again */
+  lb_pushcell(L, px->pool, &item);       /* may run Lua (__load): check again */
   px = checklist(L);
   if ((lua_Integer)LIST(px)->len != n)
     return luaL_error(L, "list changed while its item was being removed");
   list_remove_at(L, px, (uint64_t)(pos - 1));
   return 1;
 }
-static int list_remove(lua_State *L) { return lpm_guard(L, list_remove_); }
 
-static int list_clear_(lua_State *L) {
-  lpm_Proxy *px = checklist(L);
+static int list_clear(lua_State *L) {
+  lb_Proxy *px = checklist(L);
   int deferred;
-  lpm_begin_bulk(L, px->pool);
-  lpm_end(L, px->pool, pml_list_clear(CORE(px), LIST(px), &deferred));
+  lb_begin_bulk(L, px->pool);
+  lb_end(L, px->pool, pml_list_clear(CORE(px), LIST(px), &deferred));
   /* items left to the collector: free them now, unless a transaction is open */
-  if (deferred && px->pool->txdepth == 0) lpm_collect(L, px->pool);
+  if (deferred && !lb_tx_in(px->pool)) lb_collect(L, px->pool);
   return 0;
 }
-static int list_clear(lua_State *L) { return lpm_guard(L, list_clear_); }
 
-static int tuple_newindex_(lua_State *L) {
+static int tuple_newindex(lua_State *L) {
   alive(L, 1, LIST_KINDS);
   return luaL_error(L, "a tuple is immutable");
 }
-static int tuple_newindex(lua_State *L) { return lpm_guard(L, tuple_newindex_); }
 
 /* }====================================================== */
 
 /* {====================================================== sets */
 
-static lpm_Proxy *checkset(lua_State *L, int idx) {
-  lpm_Proxy *px = alive(L, idx, TABLE_KINDS);
+static lb_Proxy *checkset(lua_State *L, int idx) {
+  lb_Proxy *px = alive(L, idx, TABLE_KINDS);
   if (px->kind != PML_TSET) luaL_typeerror(L, idx, "pmem set");
   return px;
 }
 
 static int set_contains(lua_State *L) {
-  lpm_Proxy *px = checkset(L, 1);
+  lb_Proxy *px = checkset(L, 1);
   getkey(L, px, 2);
   lua_pushboolean(L, !lua_isnil(L, -1));
   return 1;
 }
 
 /* set_put -- add (v true) or discard (v nil) the element at 2 */
-static void set_put(lua_State *L, lpm_Proxy *px, int add) {
+static void set_put(lua_State *L, lb_Proxy *px, int add) {
   pml_Val k, v;
   pml_val_tag(&v, add ? PML_CTRUE : PML_CNIL);
-  lpm_checkwrite(L, 1);
-  lpm_checkkey(L, px->pool, 2, &k);
-  lpm_begin(L, px->pool);
-  lpm_end(L, px->pool, pml_table_set(CORE(px), TABLE(px), &k, pml_val_hash(&k), &v));
+  lb_checkwrite(L, 1);
+  lb_checkkey(L, px->pool, 2, &k, NULL);
+  lb_begin(L, px->pool);
+  lb_end(L, px->pool, pml_table_set(CORE(px), TABLE(px), &k, pml_val_hash(&k), &v));
 }
 
-static int set_add_(lua_State *L) {
+static int set_add(lua_State *L) {
   set_put(L, checkset(L, 1), 1);
   return 0;
 }
-static int set_add(lua_State *L) { return lpm_guard(L, set_add_); }
 
-static int set_discard_(lua_State *L) {
-  lpm_Proxy *px = checkset(L, 1);
+static int set_discard(lua_State *L) {
+  lb_Proxy *px = checkset(L, 1);
   if (!lua_isnil(L, 2)) set_put(L, px, 0);
   return 0;
 }
-static int set_discard(lua_State *L) { return lpm_guard(L, set_discard_); }
 
 /* push_shown -- the value at idx as an error message shows it: a string
    quoted, anything else as tostring gives it */
@@ -586,8 +576,8 @@ static const char *push_shown(lua_State *L, int idx) {
   return lua_tostring(L, -1);
 }
 
-static int set_remove_(lua_State *L) {
-  lpm_Proxy *px = checkset(L, 1);
+static int set_remove(lua_State *L) {
+  lb_Proxy *px = checkset(L, 1);
   getkey(L, px, 2);
   if (lua_isnil(L, -1))
     return luaL_error(L, "element %s not in set (s:discard(x) removes an element "
@@ -596,14 +586,12 @@ static int set_remove_(lua_State *L) {
   set_put(L, px, 0);
   return 0;
 }
-static int set_remove(lua_State *L) { return lpm_guard(L, set_remove_); }
 
-static int set_newindex_(lua_State *L) {
+static int set_newindex(lua_State *L) {
   checkset(L, 1);
   return luaL_error(L, "a pmem set cannot be assigned to: s:add(x) adds x, "
                     "s:discard(x) removes it");
 }
-static int set_newindex(lua_State *L) { return lpm_guard(L, set_newindex_); }
 
 static int set_len(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)TABLE(checkset(L, 1))->count);
@@ -621,24 +609,24 @@ static int set_len(lua_State *L) {
 ** they are the standard functions.
 */
 static int pm_rawget(lua_State *L) {
-  if (lpm_toproxy(L, 1) == NULL) {
+  if (lb_toproxy(L, 1) == NULL) {
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checkany(L, 2);
     lua_settop(L, 2);
     lua_rawget(L, 1);
     return 1;
   }
-  lpm_Proxy *px = alive(L, 1, ANY_KIND);
+  lb_Proxy *px = alive(L, 1, ANY_KIND);
   lua_Integer i;
   if (HAS_KIND(px, TABLE_KINDS)) getkey(L, px, 2);
   else if (position(L, 2, &i) && i >= 1 && (lua_Unsigned)i <= LIST(px)->len)
-    lpm_pushcell(L, px->pool, &pml_list_items(CORE(px), LIST(px))[i - 1]);
+    lb_pushcell(L, px->pool, &pml_list_items(CORE(px), LIST(px))[i - 1]);
   else lua_pushnil(L);
   return 1;
 }
 
-static int pm_rawset_(lua_State *L) {
-  if (lpm_toproxy(L, 1) == NULL) {
+static int pm_rawset(lua_State *L) {
+  if (lb_toproxy(L, 1) == NULL) {
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checkany(L, 2);
     luaL_checkany(L, 3);
@@ -646,23 +634,22 @@ static int pm_rawset_(lua_State *L) {
     lua_rawset(L, 1);
     return 1;
   }
-  lpm_Proxy *px = alive(L, 1, ANY_KIND);
+  lb_Proxy *px = alive(L, 1, ANY_KIND);
   luaL_checkany(L, 3);
   lua_settop(L, 3);
   switch (px->kind) {
     case PML_TOBJECT: object_store(L, 1); break;
-    case PML_TLIST: list_newindex_(L); break;
-    case PML_TTUPLE: tuple_newindex_(L); break;
-    case PML_TSET: set_newindex_(L); break;
-    default: table_newindex_(L); break;
+    case PML_TLIST: list_newindex(L); break;
+    case PML_TTUPLE: tuple_newindex(L); break;
+    case PML_TSET: set_newindex(L); break;
+    default: table_newindex(L); break;
   }
   lua_settop(L, 1);
   return 1;
 }
-static int pm_rawset(lua_State *L) { return lpm_guard(L, pm_rawset_); }
 
 static int pm_rawlen(lua_State *L) {
-  lpm_Proxy *px = lpm_toproxy(L, 1);
+  lb_Proxy *px = lb_toproxy(L, 1);
   if (px == NULL) {
     int t = lua_type(L, 1);
     luaL_argexpected(L, t == LUA_TTABLE || t == LUA_TSTRING, 1, "table or string");
@@ -677,38 +664,49 @@ static int pm_rawlen(lua_State *L) {
 
 /* }====================================================== */
 
+/* metamethods and methods of each kind; the changes (and the operations
+   that may fail inside a transaction) run under lb_guard */
 static const luaL_Reg table_meta[] = {
-  {"__gc", lpm_proxy_gc},
-  {"__index", table_index}, {"__newindex", table_newindex},
-  {"__len", table_len}, {"__pairs", table_pairs}, {NULL, NULL}
+  {"__gc", lb_proxy_gc}, {"__index", table_index}, {"__len", table_len},
+  {"__pairs", table_pairs}, {NULL, NULL}
 };
+static const luaL_Reg table_changes[] = { {"__newindex", table_newindex}, {NULL, NULL} };
 static const luaL_Reg object_meta[] = {
-  {"__gc", lpm_proxy_gc},
-  {"__index", object_index}, {"__newindex", object_newindex},
-  {"__len", table_len}, {"__pairs", table_pairs}, {NULL, NULL}
+  {"__gc", lb_proxy_gc}, {"__index", object_index}, {"__len", table_len},
+  {"__pairs", table_pairs}, {NULL, NULL}
 };
+static const luaL_Reg object_changes[] = { {"__newindex", object_newindex}, {NULL, NULL} };
 static const luaL_Reg list_meta[] = {
-  {"__gc", lpm_proxy_gc},
-  {"__newindex", list_newindex}, {"__len", list_len}, {"__pairs", list_pairs},
-  {NULL, NULL}
+  {"__gc", lb_proxy_gc}, {"__len", list_len}, {"__pairs", list_pairs}, {NULL, NULL}
 };
-static const luaL_Reg tuple_meta[] = {
-  {"__gc", lpm_proxy_gc},
-  {"__newindex", tuple_newindex}, {"__len", list_len}, {"__pairs", list_pairs},
-  {NULL, NULL}
-};
-static const luaL_Reg set_meta[] = {
-  {"__gc", lpm_proxy_gc},
-  {"__newindex", set_newindex}, {"__len", set_len}, {"__pairs", table_pairs},
-  {NULL, NULL}
-};
+static const luaL_Reg list_changes[] = { {"__newindex", list_newindex}, {NULL, NULL} };
 static const luaL_Reg list_methods[] = {
   {"append", list_append}, {"insert", list_insert}, {"remove", list_remove},
   {"clear", list_clear}, {NULL, NULL}
 };
+static const luaL_Reg tuple_changes[] = { {"__newindex", tuple_newindex}, {NULL, NULL} };
+static const luaL_Reg set_meta[] = {
+  {"__gc", lb_proxy_gc}, {"__len", set_len}, {"__pairs", table_pairs}, {NULL, NULL}
+};
+static const luaL_Reg set_changes[] = { {"__newindex", set_newindex}, {NULL, NULL} };
+static const luaL_Reg set_reads[] = { {"contains", set_contains}, {NULL, NULL} };
 static const luaL_Reg set_methods[] = {
-  {"add", set_add}, {"remove", set_remove}, {"discard", set_discard},
-  {"contains", set_contains}, {NULL, NULL}
+  {"add", set_add}, {"remove", set_remove}, {"discard", set_discard}, {NULL, NULL}
+};
+
+typedef struct Kind {
+  unsigned kind;
+  const luaL_Reg *meta, *changes;     /* metamethods: plain, guarded */
+  const luaL_Reg *reads, *methods;    /* methods: plain, guarded */
+  lua_CFunction index;                /* __index function, or NULL */
+} Kind;
+
+static const Kind kinds[] = {
+  { PML_TTABLE, table_meta, table_changes, NULL, NULL, NULL },
+  { PML_TOBJECT, object_meta, object_changes, NULL, NULL, NULL },
+  { PML_TLIST, list_meta, list_changes, NULL, list_methods, list_index },
+  { PML_TTUPLE, list_meta, tuple_changes, NULL, NULL, list_index },
+  { PML_TSET, set_meta, set_changes, set_reads, set_methods, NULL },
 };
 
 /*
@@ -718,23 +716,24 @@ static const luaL_Reg set_methods[] = {
 ** both to the Lua layer. The metatable's hash part has room to spare, so
 ** that the lookup of __index on every read seldom walks a collision chain.
 */
-static void newmeta(lua_State *L, int module, unsigned kind, const luaL_Reg *meta,
-                    const luaL_Reg *methods, lua_CFunction index) {
-  const char *name = lpm_kindname(kind);
+static void newmeta(lua_State *L, int module, const Kind *k) {
+  const char *name = lb_kindname(k->kind);
   lua_createtable(L, 0, 32);
-  luaL_setfuncs(L, meta, 0);
+  luaL_setfuncs(L, k->meta, 0);
+  lb_setguarded(L, k->changes);
   lua_pushfstring(L, "pmem.%s", name);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__name");
   lua_setfield(L, -2, "__metatable");
   lua_newtable(L);
-  if (methods) luaL_setfuncs(L, methods, 0);
-  if (index) {                          /* keys first, then methods */
+  if (k->reads) luaL_setfuncs(L, k->reads, 0);
+  if (k->methods) lb_setguarded(L, k->methods);
+  if (k->index) {                       /* keys first, then methods */
     lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &kindmethods[kind]);
-    lua_pushcfunction(L, index);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kindmethods[k->kind]);
+    lua_pushcfunction(L, k->index);
     lua_setfield(L, -3, "__index");
-  } else if (methods) {                 /* methods only */
+  } else if (k->reads || k->methods) {  /* methods only */
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "__index");
   }
@@ -746,26 +745,22 @@ static void newmeta(lua_State *L, int module, unsigned kind, const luaL_Reg *met
   lua_pushvalue(L, -2);
   lua_setfield(L, -2, name);
   lua_pop(L, 1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &kindnames[kind]);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kindnames[k->kind]);
 }
 
-static const luaL_Reg raw_funcs[] = {
-  {"rawget", pm_rawget}, {"rawset", pm_rawset}, {"rawlen", pm_rawlen}, {NULL, NULL}
-};
+static const luaL_Reg raw_reads[] = { {"rawget", pm_rawget}, {"rawlen", pm_rawlen}, {NULL, NULL} };
+static const luaL_Reg raw_changes[] = { {"rawset", pm_rawset}, {NULL, NULL} };
 
-void lpm_open_types(lua_State *L, int module) {
+void lb_open_types(lua_State *L, int module) {
   lua_pushcfunction(L, pm_next);
   lua_setfield(L, module, "next");
   lua_pushglobaltable(L);
-  luaL_setfuncs(L, raw_funcs, 0);
+  luaL_setfuncs(L, raw_reads, 0);
+  lb_setguarded(L, raw_changes);
   lua_pop(L, 1);
   lua_newtable(L);
   lua_setfield(L, module, "_meta");
   lua_newtable(L);
   lua_setfield(L, module, "_methods");
-  newmeta(L, module, PML_TTABLE, table_meta, NULL, NULL);
-  newmeta(L, module, PML_TOBJECT, object_meta, NULL, NULL);
-  newmeta(L, module, PML_TLIST, list_meta, list_methods, list_index);
-  newmeta(L, module, PML_TTUPLE, tuple_meta, NULL, list_index);
-  newmeta(L, module, PML_TSET, set_meta, set_methods, NULL);
+  for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) newmeta(L, module, &kinds[i]);
 }

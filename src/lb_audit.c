@@ -1,10 +1,10 @@
 /*
-** lpmem_audit.c -- pmem._audit(pool): cross-checks of pmlua's own views of
+** lb_audit.c -- pmem._audit(pool): cross-checks of pmlua's own views of
 ** a pool against libpmemobj's, for the tests. Today: the heap view
 ** (pml_heap) against libpmemobj's object walk, on pools known to be sound
 ** (pmemobj_first/next loop on a damaged heap).
 */
-#include "lpmem_int.h"
+#include "lb_int.h"
 #include "pml_heap.h"
 
 typedef struct Count {
@@ -44,8 +44,8 @@ static int audit_heap(lua_State *L, pml_Pool *p) {
   return 3;
 }
 
-int lpm_audit(lua_State *L) {
-  lpm_Pool *pool = lpm_checkpool(L, 1);
+int lb_audit(lua_State *L) {
+  lb_Pool *pool = lb_checkpool(L, 1);
   if (pool->core.pop == NULL) return luaL_error(L, "pool is closed or mapped read-only");
   return audit_heap(L, &pool->core);
 }

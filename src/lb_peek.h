@@ -1,5 +1,5 @@
 /*
-** lpmem_peek.h -- the arguments of the running C function, read straight
+** lb_peek.h -- the arguments of the running C function, read straight
 ** from Lua's stack: the read fast paths of pmlua (binding layer).
 **
 ** Through the C API, t.k and l[i] cost four calls (lua_touserdata, two to
@@ -13,7 +13,7 @@
 ** (unsigned short) at byte 10 of its object, its size (size_t) at byte 16,
 ** and its memory at byte 40 + 16 n.
 **
-** It is used only where lpm_peek_enable proved it: the pmlua host calls it
+** It is used only where lpmem_peek_enable proved it: the pmlua host calls it
 ** at startup (Lua is linked into pmlua statically, so the layout it proved
 ** cannot change under it). pmem.so in another interpreter never turns it
 ** on and reads through the C API: same results, slower.
@@ -22,8 +22,8 @@
 ** arguments; a slot's value is used only as its tag says, and a userdata's
 ** memory only after its header gave the expected size and user values.
 */
-#ifndef lpmem_peek_h
-#define lpmem_peek_h
+#ifndef lb_peek_h
+#define lb_peek_h
 
 #include <stddef.h>
 #include <string.h>
@@ -31,50 +31,50 @@
 #include "lua.h"
 
 #if LUA_VERSION_NUM != 504
-#error "lpmem_peek.h knows Lua 5.4's stack only"
+#error "lb_peek.h knows Lua 5.4's stack only"
 #endif
 
 /* one stack slot (it aliases Lua's own type for it) */
 #if defined(__GNUC__)
-#define LPM_MAY_ALIAS  __attribute__((may_alias))
+#define LB_MAY_ALIAS  __attribute__((may_alias))
 #else
-#define LPM_MAY_ALIAS
+#define LB_MAY_ALIAS
 #endif
-typedef struct LPM_MAY_ALIAS lpm_Slot {
+typedef struct LB_MAY_ALIAS lb_Slot {
   union { void *p; lua_Integer i; lua_Number n; } v;
   unsigned char tt;         /* type tag with variant bits and collectable bit */
-} lpm_Slot;
+} lb_Slot;
 
-_Static_assert(sizeof(lpm_Slot) == 16, "a Lua 5.4 stack slot is 16 bytes on LP64");
-_Static_assert(sizeof(void *) == 8, "lpmem_peek.h knows LP64 targets only");
+_Static_assert(sizeof(lb_Slot) == 16, "a Lua 5.4 stack slot is 16 bytes on LP64");
+_Static_assert(sizeof(void *) == 8, "lb_peek.h knows LP64 targets only");
 
-#define LPM_TAG_INT      0x03   /* integer */
-#define LPM_TAG_FLT      0x13   /* float */
-#define LPM_TAG_SHRSTR   0x44   /* short string (collectable) */
-#define LPM_TAG_UDATA    0x47   /* full userdata (collectable) */
-#define LPM_COLLECTABLE  0x40
+#define LB_TAG_INT      0x03   /* integer */
+#define LB_TAG_FLT      0x13   /* float */
+#define LB_TAG_SHRSTR   0x44   /* short string (collectable) */
+#define LB_TAG_UDATA    0x47   /* full userdata (collectable) */
+#define LB_COLLECTABLE  0x40
 
-/* set by lpm_peek_enable: the layout above holds in this process */
-extern int lpm_peek_on;
+/* set by lpmem_peek_enable: the layout above holds in this process */
+extern int lb_peek_on;
 
 /* prove the layout on this build and turn the fast paths on; 1 if on */
-int lpm_peek_enable(lua_State *L);
+int lpmem_peek_enable(lua_State *L);
 
 /* the running C function's slot (argument i is [i]) */
-static inline const lpm_Slot *lpm_peek_func(lua_State *L) {
+static inline const lb_Slot *lb_peek_func(lua_State *L) {
   const char *ci = *(char *const *)((const char *)L + 32);
-  return *(const lpm_Slot *const *)ci;
+  return *(const lb_Slot *const *)ci;
 }
 
 /* the first free slot */
-static inline const lpm_Slot *lpm_peek_top(lua_State *L) {
-  return *(const lpm_Slot *const *)((const char *)L + 16);
+static inline const lb_Slot *lb_peek_top(lua_State *L) {
+  return *(const lb_Slot *const *)((const char *)L + 16);
 }
 
-/* lpm_peek_udata -- the memory of the full userdata in slot a, if it has
+/* lb_peek_udata -- the memory of the full userdata in slot a, if it has
    exactly len bytes and nuv (>= 1) user values; else NULL */
-static inline void *lpm_peek_udata(const lpm_Slot *a, size_t len, unsigned nuv) {
-  if (a->tt != LPM_TAG_UDATA) return NULL;
+static inline void *lb_peek_udata(const lb_Slot *a, size_t len, unsigned nuv) {
+  if (a->tt != LB_TAG_UDATA) return NULL;
   char *u = a->v.p;
   unsigned short n;
   size_t l;
