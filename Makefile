@@ -3,7 +3,11 @@
 #   make            build/pmlua, build/pmem.so
 #   make run        install deps, build, play the examples
 #   make test       install deps, build, run every test; last line "N passed, M failed"
-#   make check      the same tests under AddressSanitizer + UBSan (build/asan/)
+#   make check      the same tests under AddressSanitizer + UBSan, with the debug
+#                   audits on (build/asan/)
+#   make debug      the tests on a debug build (build/debug/): reference counts
+#                   audited at every clean close, the change window watched
+#                   for Lua allocations and raises, read-cache hits re-checked
 #   make bench      speed ratios (docs/performance.md)
 #   make torture    the long sweeps (5,000 mutated pools)
 #   make install PREFIX=/usr/local
@@ -57,7 +61,7 @@ TESTENV  = $(RUNENV) PMLUA=$(CURDIR)/$(B)/pmlua LUA54=$(LUA) LUAUNIT_DIR=$(LUAUN
 
 CC       ?= cc
 OPT      ?= -O2
-CFLAGS   += $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+CFLAGS   += $(OPT) $(if $(DEBUG),-DPML_DEBUG) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
             -fPIC -fvisibility=hidden -Isrc -I$(B) $(INCS)
 
 CORE     := pml_map pml_heap pml_fault pml_pool pml_tx pml_valid pml_ref pml_cell pml_table pml_list pml_gc
@@ -65,7 +69,7 @@ BIND     := lb_error lb_change lb_proxy lb_value lb_pool lb_module lb_types lb_p
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
 
-.PHONY: all run test check check-run bench torture install clean deps vendor-check vendor-verify
+.PHONY: all run test check check-run debug bench torture install clean deps vendor-check vendor-verify
 all: $(B)/pmlua $(B)/pmem.so
 
 deps: $(DEPSTAMP)
@@ -106,10 +110,13 @@ run: all
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check:
-	@$(MAKE) --no-print-directory B=$(B)/asan OPT="-O1 $(SAN)" LDFLAGS="$(SAN)" check-run
+	@$(MAKE) --no-print-directory B=$(B)/asan OPT="-O1 $(SAN)" LDFLAGS="$(SAN)" DEBUG=1 check-run
 check-run: all
 	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 PMLUA_SANITIZED=1 \
 	 $(TESTENV) PMEM_SO_DIR= sh tests/run.sh
+
+debug:
+	@$(MAKE) --no-print-directory B=$(B)/debug OPT="-O1" DEBUG=1 test
 
 bench: all
 	@$(RUNENV) sh bench/run.sh $(CURDIR)/$(B)

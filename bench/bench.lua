@@ -6,7 +6,8 @@ done through the pmem module, plus the read and GC figures.
 
 Keys (defaults in `opt` below): reps, read_time (seconds per read repetition),
 set1, append, tx100 (number of 100-write transactions), size (pool bytes),
-gc (comma-separated object counts, or "none"), gc_reps, gc_bpo (pool bytes per
+gc (comma-separated object counts, or "none"), gc_reps, gc_back (children for the
+back-pointer collection, 0: none), gc_bpo (pool bytes per
 object for the GC pools), only (comma-separated sections to run), tag (a
 suffix for the names of the read figures: bench/run.sh runs the reads again
 with PMLUA_API_READS=1 and tag=_api).
@@ -37,7 +38,7 @@ end
 local opt = {
   reps = 5, read_time = 0.2, set1 = 100000, append = 100000, tx100 = 2000,
   size = 128 * 1024 * 1024, gc = "10000,100000,1000000", gc_reps = 3,
-  gc_bpo = 1024, only = "read,set1,append,tx100,gc", tag = "",
+  gc_bpo = 1024, gc_back = 100000, only = "read,set1,append,tx100,gc", tag = "",
 }
 for i = 2, #arg do
   local k, v = arg[i]:match("^([%w_]+)=(.*)$")
@@ -149,6 +150,15 @@ local function field_reader(t)
   end
 end
 
+-- four fields read in turn: a one-entry cache would miss every read
+local function fields_reader(t)
+  return function(rounds)
+    for _ = 1, rounds do
+      for _ = 1, 250 do local x = t.a + t.b + t.c + t.d end -- luacheck: ignore x
+    end
+  end
+end
+
 local function list_reader(l)
   return function(rounds)
     for _ = 1, rounds do
@@ -165,6 +175,7 @@ end
 
 if wanted("read") then
   time_reads("lua_plain_read" .. opt.tag, field_reader({ k = 1 }))
+  time_reads("lua_plain_read4" .. opt.tag, fields_reader({ a = 1, b = 2, c = 3, d = 4 }))
   time_reads("lua_plain_list_read" .. opt.tag, list_reader(plain_list()))
 end
 
@@ -173,6 +184,13 @@ section("table_read", "read", function(pool)
   local t = pool.root
   assert(t.k == 1, "t.k does not read back 1")
   time_reads("pm_table_read" .. opt.tag, field_reader(t))
+end)
+
+section("table_read4", "read", function(pool)
+  pool.root = pool:table { a = 1, b = 2, c = 3, d = 4 }
+  local t = pool.root
+  assert(t.a + t.b + t.c + t.d == 10, "t.a .. t.d do not read back")
+  time_reads("pm_table_read4" .. opt.tag, fields_reader(t))
 end)
 
 section("list_read", "read", function(pool)
@@ -320,4 +338,39 @@ end
 
 if wanted("gc") and opt.gc ~= "none" and opt.gc ~= "" then
   for n in tostring(opt.gc):gmatch("%d+") do gc_one(math.tointeger(tonumber(n))) end
+end
+
+--[[
+Back-pointers (issue 13): a root table of gc_back children {i=i}, with
+(gc_back) or without (gc_noback) child.parent = root; gc_reps times: remove
+one child, pool:gc(). The trial deletion stops at the pool's root, so the
+back-pointers should cost little.
+]]
+local function gc_back(name, back)
+  section(name, "gc", function(pool)
+    local n = opt.gc_back
+    pool:transaction(function()
+      local root = pool:table()
+      pool.root = root
+      for i = 1, n do
+        local c = pool:table({ i = i })
+        if back then c.parent = root end
+        root[i] = c
+      end
+    end)
+    pool:gc()
+    local root, s = pool.root, {}
+    for r = 1, opt.gc_reps do
+      root[r] = nil
+      local m = mark()
+      pool:gc()
+      s[r] = since(m)
+    end
+    report(name, 1, s)
+  end, math.max(64 * 1024 * 1024, opt.gc_back * 1024))
+end
+
+if wanted("gc") and opt.gc_back > 0 then
+  gc_back("gc_noback", false)
+  gc_back("gc_back", true)
 end

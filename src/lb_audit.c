@@ -1,10 +1,12 @@
 /*
-** lb_audit.c -- pmem._audit(pool): cross-checks of pmlua's own views of
-** a pool against libpmemobj's, for the tests. Today: the heap view
-** (pml_heap) against libpmemobj's object walk, on pools known to be sound
-** (pmemobj_first/next loop on a damaged heap).
+** lb_audit.c -- pmem._audit(pool): the self-checks of a pool, for the
+** tests: the heap view (pml_heap) against libpmemobj's object walk, on
+** pools known to be sound (pmemobj_first/next loop on a damaged heap), and
+** every container's reference count against the references to it
+** (pml_gc_audit, which debug builds also run at every clean close).
 */
 #include "lb_int.h"
+#include "pml_gc.h"
 #include "pml_heap.h"
 
 typedef struct Count {
@@ -47,5 +49,9 @@ static int audit_heap(lua_State *L, pml_Pool *p) {
 int lb_audit(lua_State *L) {
   lb_Pool *pool = lb_checkpool(L, 1);
   if (pool->core.pop == NULL) return luaL_error(L, "pool is closed or mapped read-only");
-  return audit_heap(L, &pool->core);
+  if (lb_tx_pool() != NULL) return luaL_error(L, "cannot audit inside a transaction");
+  audit_heap(L, &pool->core);
+  uint64_t bad;
+  lua_pushinteger(L, pml_gc_audit(&pool->core, &bad) == PML_OK ? 0 : (lua_Integer)bad);
+  return 4;
 }

@@ -4,7 +4,11 @@
 ** thread's transaction state; the guard that makes a failed pool
 ** operation abort the transaction; automatic collections between changes.
 */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "lb_int.h"
+#include "lpmem.h"
 #include "pml_gc.h"
 #include "pml_tx.h"
 
@@ -93,7 +97,7 @@ void lb_check_writable(lua_State *L, lb_Pool *pool) {
 static void autogc(lua_State *L, lb_Pool *pool) {
   pml_GcStats s;
   pool->L = L;
-  pml_gc_collect(&pool->core, 1, &s);
+  pml_gc_collect(&pool->core, PML_GC_HELD | PML_GC_AUTO, &s);
 }
 
 void lb_collect(lua_State *L, lb_Pool *pool) { autogc(L, pool); }
@@ -109,17 +113,40 @@ static void make_room(lua_State *L, lb_Pool *pool) {
   pml_pool_reserve(&pool->core);
 }
 
+/*
+** The change window, watched in debug builds: from lb_begin's open to
+** lb_end, no Lua allocation (pmlua's debug allocator asks lpmem_in_window)
+** and no raise (a raise leaves the window open; the next lb_begin sees it).
+*/
+#ifdef PML_DEBUG
+static _Thread_local int window;
+int lpmem_in_window(void) { return window; }
+static void window_open(void) {
+  if (window) {
+    fprintf(stderr, "pmlua (debug): a Lua error escaped a change window\n");
+    abort();
+  }
+  window = 1;
+}
+#define window_close()  (window = 0)
+#else
+#define window_open()   ((void)0)
+#define window_close()  ((void)0)
+#endif
+
 static void begin(lua_State *L, lb_Pool *pool, int bulk) {
   lb_check_writable(L, pool);
   pool->L = L;
   if (pml_gc_due(&pool->core)) autogc(L, pool);
   int st = bulk ? pml_tx_open_bulk(&pool->core) : pml_tx_open(&pool->core);
   if (st != PML_OK) lb_raise(L, pool, st);
+  window_open();
 }
 void lb_begin(lua_State *L, lb_Pool *pool) { begin(L, pool, 0); }
 void lb_begin_bulk(lua_State *L, lb_Pool *pool) { begin(L, pool, 1); }
 
 void lb_end(lua_State *L, lb_Pool *pool, int st) {
+  window_close();
   pool->L = L;
   int joined = tx.pool == pool;
   if (st != PML_OK) {

@@ -10,6 +10,7 @@
 #include "lb_int.h"
 #include "lpmem.h"
 #include "pml_embed.h"
+#include "pml_valid.h"
 
 /* usage -- count the pool's allocations and their bytes (a failure path) */
 typedef struct Usage { uint64_t bytes, n; } Usage;
@@ -44,6 +45,7 @@ const char *lb_message(lb_Pool *pool, int st) {
 }
 
 int lb_raise(lua_State *L, lb_Pool *pool, int st) {
+  if (st == PML_EDAMAGED) pml_valid_met(&pool->core);
   return luaL_error(L, "%s", lb_message(pool, st));
 }
 

@@ -40,18 +40,24 @@ typedef struct lb_Pool {
   pml_Map live;         /* off -> proxies not yet finalized: "held by Lua" */
   lua_State *L;         /* the thread calling in, for the core's hooks */
   const char *path;     /* as given to pmem.open (anchored: user value 1) */
+#ifdef PML_DEBUG
+  int refs_sound;       /* the reference counts were right at open */
+#endif
   pml_Pool core;
 } lb_Pool;
 
+#define LB_IC_WAYS 4            /* string keys a table proxy remembers */
+
 /*
 ** A proxy: the Lua face of one stored container. User values: 1 the pool
-** userdata (kept alive), 2 the class table (objects), 3 the string key of
-** the inline cache (anchored there, so its address cannot be reused; the
-** debug library can remove the anchor, and then a later string at that
-** address reads the old key's value: wrong, never unsafe).
+** userdata (kept alive), 2 the class table (objects), 3.. the string keys
+** of the inline cache (anchored there, so their addresses cannot be
+** reused; the debug library can remove an anchor, and then a later string
+** at that address reads the old key's value: wrong, never unsafe).
 **
-** The inline cache of a table remembers the value cell of the last string
-** key read. It is exact while ic_epoch == pool->core.epoch: the core changes
+** The inline cache of a table remembers the value cells of the last
+** LB_IC_WAYS string keys read (filled round robin), so that a loop over a
+** few fields hits. It is exact while ic_epoch == pool->core.epoch: the core changes
 ** the epoch before any pool memory changes, at rollback and at close, and
 ** the binding zeroes ic_epoch (never a core epoch) when the proxy dies. So a
 ** hit also proves the proxy alive and its pool open.
@@ -63,11 +69,13 @@ typedef struct lb_Proxy {
   void *obj;              /* base + off; NULL if its creation was rolled back */
   uint64_t off;
   uint64_t ic_epoch;      /* inline cache: core epoch when filled; 0 empty */
-  const void *ic_key;     /*   lua_topointer of its key (user value 3) */
-  const pml_Cell *ic_val; /*   the key's value cell */
+  const void *ic_key[LB_IC_WAYS];     /* lua_topointer of string keys (user
+                                         values 3..), NULL if unused */
+  const pml_Cell *ic_val[LB_IC_WAYS]; /* the keys' value cells */
+  unsigned ic_next;       /* the way the next miss fills */
 } lb_Proxy;
 
-#define LB_PROXY_UV 3
+#define LB_PROXY_UV (2 + LB_IC_WAYS)
 
 /* a plan for deep-copying plain Lua tables (lb_plan / lb_copy) */
 typedef struct lb_Copy {

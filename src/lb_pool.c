@@ -3,6 +3,8 @@
 ** finalization, pool.root and pool.path, the constructors (pool:table,
 ** :list, :tuple, :set, the objects of pool:new), pool:gc.
 */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lb_int.h"
@@ -30,6 +32,24 @@ static void unref_tables(lua_State *L, lb_Pool *pool) {
   pool->cache_ref = pool->vattr_ref = LUA_NOREF;
 }
 
+/* audit_refs -- debug builds: after a clean close's collection, every
+   reference count must equal the references to its container, if they
+   did at open (a damaged pool may break the invariant; pmlua must not) */
+static void audit_refs(lb_Pool *pool, int clean) {
+#ifdef PML_DEBUG
+  uint64_t bad;
+  if (clean && pool->refs_sound && pool->core.damage == 0 &&
+      pml_gc_audit(&pool->core, &bad) != PML_OK) {
+    fprintf(stderr, "pmlua (debug): %s: refcount of the container at %llu differs "
+            "from its references\n", pool->path, (unsigned long long)bad);
+    abort();
+  }
+#else
+  (void)pool;
+  (void)clean;
+#endif
+}
+
 /*
 ** do_close -- collect what the root does not reach (Lua values no longer
 ** count), mark the pool cleanly closed, close it. If the collection fails
@@ -48,6 +68,7 @@ static void do_close(lua_State *L, lb_Pool *pool) {
     clean = (pml_gc_full_due(&pool->core) ? pml_gc_full(&pool->core, &s)
                                           : pml_gc_collect(&pool->core, 0, &s)) == PML_OK;
   }
+  audit_refs(pool, clean);
   pml_pool_close(&pool->core, clean);
   pml_map_free(&pool->live);
   unref_tables(L, pool);
@@ -79,7 +100,7 @@ static int pool_collect(lua_State *L) {
   if (!pml_isopen(&pool->core)) return lb_raise_closed(L, pool);  /* a finalizer */
   pool->L = L;
   pml_GcStats s;
-  int st = pml_gc_collect(&pool->core, 1, &s);
+  int st = pml_gc_collect(&pool->core, PML_GC_HELD, &s);
   if (st != PML_OK) return lb_raise(L, pool, st);   /* close collects in full */
   pml_pool_recycle(&pool->core);
   pml_pool_reserve(&pool->core);
@@ -268,6 +289,11 @@ static int open_pool(lua_State *L, const char *flag, int si, int mi) {
     }
   }
   if (st == PML_OK) st = pml_pool_start_run(&pool->core);
+#ifdef PML_DEBUG
+  uint64_t bad;
+  pool->refs_sound = st == PML_OK && pool->core.pop != NULL && !pool->core.readonly &&
+                     pml_gc_audit(&pool->core, &bad) == PML_OK;
+#endif
   if (st != PML_OK) {
     unref_tables(L, pool);
     lua_pushnil(L);

@@ -4,6 +4,8 @@
 ** the key up in place and push the value, allocating nothing (but a
 ** proxy the first time a container is read in a run).
 */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lb_int.h"
@@ -150,13 +152,46 @@ static int table_pairs(lua_State *L) {
 
 /* {====================================================== tables */
 
-/* ic_set -- remember the value cell e of the string key at stack idx */
+/* ic_set -- remember the value cell e of the string key at stack idx (a
+   cache of an older epoch is emptied first) */
 static void ic_set(lua_State *L, lb_Proxy *px, int idx, pml_Entry *e) {
+  if (px->ic_epoch != px->pool->core.epoch) {
+    memset(px->ic_key, 0, sizeof px->ic_key);
+    px->ic_epoch = px->pool->core.epoch;
+  }
+  unsigned way = px->ic_next++ % LB_IC_WAYS;
   lua_pushvalue(L, idx);
-  lua_setiuservalue(L, 1, 3);             /* anchors the string */
-  px->ic_key = lua_topointer(L, idx);
-  px->ic_val = &e->val;
-  px->ic_epoch = px->pool->core.epoch;
+  lua_setiuservalue(L, 1, 3 + (int)way);  /* anchors the string */
+  px->ic_key[way] = lua_topointer(L, idx);
+  px->ic_val[way] = &e->val;
+}
+
+/* ic_find -- the cached value cell of key (a string's address), or NULL */
+static inline const pml_Cell *ic_find(const lb_Proxy *px, const void *key) {
+  if (px->ic_epoch != px->pool->core.epoch || key == NULL) return NULL;
+  for (int i = 0; i < LB_IC_WAYS; i++)
+    if (px->ic_key[i] == key) return px->ic_val[i];
+  return NULL;
+}
+
+/* ic_audit -- debug builds: a cache hit c must be what a lookup finds */
+static void ic_audit(lua_State *L, lb_Proxy *px, const pml_Cell *c) {
+#ifdef PML_DEBUG
+  size_t n;
+  const char *s = lua_tolstring(L, 2, &n);
+  pml_Val k;
+  pml_val_str(&k, s, n);
+  pml_Entry *e = pml_table_find(CORE(px), TABLE(px), &k, pml_val_hash(&k));
+  if (e == NULL || &e->val != c) {
+    fprintf(stderr, "pmlua (debug): the read cache of %s gave a cell a lookup "
+            "does not\n", px->pool->path);
+    abort();
+  }
+#else
+  (void)L;
+  (void)px;
+  (void)c;
+#endif
 }
 
 /* table_index_miss -- t[k] without the inline cache; fills it for a
@@ -182,11 +217,11 @@ static LB_NOINLINE int table_index_miss(lua_State *L) {
 }
 
 /*
-** table_index -- t[k]. A hit of the inline cache needs two compares: the
-** epoch (nothing changed, see lb_Proxy) and the key's identity. Only a
-** string is anchored as ic_key, and no other Lua value has its address
-** (through the C API, a light userdata forged by C to hold it would read
-** that string's value; read from the stack, its tag tells it apart).
+** table_index -- t[k]. A hit of the inline cache needs the epoch (nothing
+** changed, see lb_Proxy) and the key's identity. Only strings are anchored
+** as ic_key, and no other Lua value has their addresses (through the C
+** API, a light userdata forged by C to hold one would read that string's
+** value; read from the stack, its tag tells it apart).
 */
 static int table_index(lua_State *L) {
   lb_Proxy *px;
@@ -200,11 +235,11 @@ static int table_index(lua_State *L) {
     if ((px = lb_toproxy(L, 1)) == NULL) return table_index_miss(L);
     key = lua_topointer(L, 2);
   }
-  if (px->ic_epoch == px->pool->core.epoch && key == px->ic_key) {
-    lb_pushcell(L, px->pool, px->ic_val);
-    return 1;
-  }
-  return table_index_miss(L);
+  const pml_Cell *c = ic_find(px, key);
+  if (c == NULL) return table_index_miss(L);
+  ic_audit(L, px, c);
+  lb_pushcell(L, px->pool, c);
+  return 1;
 }
 
 static int table_newindex(lua_State *L) {

@@ -24,4 +24,9 @@ int lpmem_peek_enable(lua_State *L);
    the handler sees ends at the transaction) and return 1; else 0 */
 __attribute__((visibility("default"))) int lpmem_pushtraceback(lua_State *L, int idx);
 
+#ifdef PML_DEBUG
+/* debug builds: is a change window open (no Lua allocation allowed)? */
+int lpmem_in_window(void);
+#endif
+
 #endif

@@ -23,6 +23,8 @@ typedef struct Gc {
   pml_Pool *p;
   int st;                 /* first failure */
   int use_held;
+  uint64_t barrier;       /* the pool's root container (0 if none): live,
+                             never entered by the trial deletion */
   Vec work;               /* stack of offsets */
   Vec freed;              /* freed in the open batch: reported after commit */
   pml_Map a, b;           /* trial counts / black set, or the mark set */
@@ -212,7 +214,7 @@ static void zero_counts(Gc *g) {
 
 static void gray_child(void *ud, uint64_t off) {
   Gc *g = ud;
-  if (!child_ok(g, off)) return;
+  if (off == g->barrier || !child_ok(g, off)) return;
   int isnew;
   pml_MapSlot *s = pml_map_put(&g->a, off, &isnew);
   if (s == NULL) { g->st = PML_ENOMEM; return; }
@@ -222,17 +224,18 @@ static void gray_child(void *ud, uint64_t off) {
 
 static void black_child(void *ud, uint64_t off) {
   Gc *g = ud;
-  if (!child_ok(g, off)) return;
+  if (off == g->barrier || !child_ok(g, off)) return;
   int isnew;
   if (pml_map_put(&g->b, off, &isnew) == NULL) g->st = PML_ENOMEM;
   else if (isnew) push(g, off);
 }
 
-/* a garbage node's child: only a live (black) one keeps a count to drop;
-   a white one may be freed already, and is not followed */
+/* a garbage node's child: only a live one (black, or the barrier) keeps a
+   count to drop; a white one may be freed already, and is not followed */
 static void dec_black_child(void *ud, uint64_t off) {
   Gc *g = ud;
-  if (g->st == PML_OK && pml_map_find(&g->b, off) && child_ok(g, off))
+  if (g->st == PML_OK && (off == g->barrier || pml_map_find(&g->b, off)) &&
+      child_ok(g, off))
     g->st = pml_ref_dec(g->p, off);
 }
 
@@ -244,12 +247,16 @@ static void cycles(Gc *g) {
   /* mark gray: trial counts = count minus references from inside */
   while ((s = pml_ref_next_suspect(p, &i)) != NULL) {
     if (rc(g, s->key) == 0) continue;           /* held with no references */
+    if (s->key == g->barrier) continue;         /* live; cleared below */
     pml_MapSlot *t = pml_map_put(&g->a, s->key, &isnew);
     if (t == NULL) { g->st = PML_ENOMEM; return; }
     if (isnew) { t->val = rc(g, s->key); push(g, s->key); }
   }
   while (g->work.n > 0 && g->st == PML_OK)
     each_child(g, g->work.v[--g->work.n], gray_child);
+  p->gc.walk = g->a.count;
+  p->gc.credit = 0;
+  if (g->barrier) pml_ref_clear_suspect(p, g->barrier);
   /* scan: what keeps an outside reference, and all it reaches, is live */
   for (i = 0; (s = pml_map_next(&g->a, &i)) != NULL && g->st == PML_OK; )
     if ((s->val > 0 || held(g, s->key)) && pml_map_put(&g->b, s->key, &isnew) && isnew)
@@ -279,6 +286,7 @@ static void gc_done(Gc *g) {
 static void gc_init(Gc *g, pml_Pool *p, int use_held, pml_GcStats *out) {
   g->p = p;
   g->use_held = use_held;
+  g->barrier = p->root && p->root->root.tag == PML_CREF ? p->root->root.u.off : 0;
   g->work = (Vec){ NULL, 0, 0 };
   g->freed = (Vec){ NULL, 0, 0 };
   pml_map_init(&g->a);
@@ -290,11 +298,19 @@ static void gc_init(Gc *g, pml_Pool *p, int use_held, pml_GcStats *out) {
 
 #define PACE_MIN 4096
 
-int pml_gc_collect(pml_Pool *p, int use_held, pml_GcStats *out) {
+/* cycles_due -- run the trial deletion now? Always, unless automatic and
+   not paid for yet (pml_gc_collect) */
+static int cycles_due(pml_Pool *p, unsigned flags) {
+  if (!(flags & PML_GC_AUTO)) return 1;
+  p->gc.credit += pml_ref_nsuspects(p);
+  return p->gc.credit >= p->gc.walk / 2;
+}
+
+int pml_gc_collect(pml_Pool *p, unsigned flags, pml_GcStats *out) {
   Gc g;
-  gc_init(&g, p, use_held, out);
+  gc_init(&g, p, (flags & PML_GC_HELD) != 0, out);
   if (g.st == PML_OK) zero_counts(&g);
-  if (g.st == PML_OK) cycles(&g);
+  if (g.st == PML_OK && cycles_due(p, flags)) cycles(&g);
   flush(&g, 0);
   gc_done(&g);
   if (g.st != PML_OK) p->gc.failed = 1;         /* half done: the next is full */
@@ -365,4 +381,56 @@ int pml_gc_full(pml_Pool *p, pml_GcStats *out) {
   p->gc.failed = g.st != PML_OK;
   if (g.st == PML_OK) p->gc.recovered = 1;
   return g.st;
+}
+
+/* ---- audit ---- */
+
+/* one audit's state: the references counted to each container */
+typedef struct Audit {
+  pml_Pool *p;
+  pml_Map refs;             /* container -> references met */
+  uint64_t bad;             /* the first container whose count is wrong */
+  int st;
+} Audit;
+
+static void count_ref(void *ud, uint64_t off) {
+  Audit *a = ud;
+  int isnew;
+  pml_MapSlot *s = pml_map_put(&a->refs, off, &isnew);
+  if (s == NULL) { a->st = PML_ENOMEM; return; }
+  if (isnew) s->val = 0;
+  s->val++;
+}
+
+/* count_block -- a container's references to its children */
+static int count_block(void *ud, const pml_Block *b) {
+  Audit *a = ud;
+  if (!is_container((unsigned)b->type) || !pml_container_ok(a->p, b->off)) return 0;
+  pml_Hdr *h = pml_hdr(a->p, b->off);
+  if (h->kind == PML_TLIST || h->kind == PML_TTUPLE)
+    pml_list_refs(a->p, (pml_List *)h, count_ref, a);
+  else
+    pml_table_refs(a->p, (pml_Table *)h, count_ref, a);
+  return a->st != PML_OK;
+}
+
+/* check_block -- does a container's count equal the references met? */
+static int check_block(void *ud, const pml_Block *b) {
+  Audit *a = ud;
+  if (!is_container((unsigned)b->type) || !pml_container_ok(a->p, b->off)) return 0;
+  const pml_MapSlot *s = pml_map_find(&a->refs, b->off);
+  if (pml_hdr(a->p, b->off)->refcount == (s ? s->val : 0)) return 0;
+  a->bad = b->off;
+  return 1;
+}
+
+int pml_gc_audit(pml_Pool *p, uint64_t *bad) {
+  Audit a = { p, { NULL, 0, 0, 0 }, 0, PML_OK };
+  pml_map_init(&a.refs);
+  if (p->root->root.tag == PML_CREF) count_ref(&a, p->root->root.u.off);
+  if (a.st == PML_OK) pml_heap_walk(&p->heap, count_block, &a);
+  if (a.st == PML_OK) pml_heap_walk(&p->heap, check_block, &a);
+  pml_map_free(&a.refs);
+  *bad = a.bad;
+  return a.st != PML_OK ? a.st : a.bad != 0 ? PML_EDAMAGED : PML_OK;
 }

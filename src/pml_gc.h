@@ -34,7 +34,14 @@ typedef struct pml_GcState {
   size_t pace;          /* suspects that make a collection due (0: the least) */
   int recovered;        /* a full collection ran since the open */
   int failed;           /* a collection stopped half-way: the next is full */
+  uint64_t walk;        /* containers the last trial deletion walked */
+  uint64_t credit;      /* suspects automatic collections met since then */
 } pml_GcState;
+
+/* pml_gc_collect's flags */
+#define PML_GC_HELD  1  /* what a live Lua value holds survives */
+#define PML_GC_AUTO  2  /* an automatic collection: the trial deletion may
+                           wait until it is paid for (see pml_gc_collect) */
 
 typedef struct pml_GcStats {
   uint64_t live;        /* containers in the pool afterwards */
@@ -42,10 +49,18 @@ typedef struct pml_GcStats {
   uint64_t damaged;     /* unsound references or garbage left alone */
 } pml_GcStats;
 
-/* collect the suspects; held objects survive only if use_held. The next
-   automatic collection is paced at twice the suspects left (amortised
-   O(1) per change); a failure makes the next collection a full one */
-int pml_gc_collect(pml_Pool *p, int use_held, pml_GcStats *out);
+/*
+** collect the suspects (flags: PML_GC_*). The next automatic collection is
+** paced at twice the suspects left (amortised O(1) per change); a failure
+** makes the next collection a full one. The trial deletion walks what the
+** remaining suspects reach, stopping at the pool's root container (always
+** live): a back-pointer to the root costs nothing, one to an inner
+** container costs what it reaches. An automatic collection runs it only
+** once the suspects met since the last one are at least half what that one
+** walked, so its cost stays O(1) per change amortised; until then the
+** suspects wait (pool:gc() and the close always run it).
+*/
+int pml_gc_collect(pml_Pool *p, unsigned flags, pml_GcStats *out);
 /* mark from the root and sweep the whole pool */
 int pml_gc_full(pml_Pool *p, pml_GcStats *out);
 /* must the next collection be a full one (the previous run crashed and
@@ -53,5 +68,10 @@ int pml_gc_full(pml_Pool *p, pml_GcStats *out);
 int pml_gc_full_due(const pml_Pool *p);
 /* is an automatic collection due (outside transactions)? */
 int pml_gc_due(const pml_Pool *p);
+/* the invariant of reference counting: does every sound container's count
+   equal the references to it from containers and the root cell? PML_OK,
+   or PML_EDAMAGED with *bad the first container that differs. Outside
+   transactions; walks the whole pool */
+int pml_gc_audit(pml_Pool *p, uint64_t *bad);
 
 #endif

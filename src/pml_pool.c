@@ -266,40 +266,44 @@ static int check_root(pml_Pool *p, const char *path) {
 
 /* {====================================================== trial open */
 
-/* rd -- n bytes of the file at off into buf: 1 if all were read */
-static int rd(int fd, void *buf, size_t n, uint64_t off) {
-  return pread(fd, buf, n, (off_t)off) == (ssize_t)n;
-}
-
 /*
-** sealed -- was the pool at path closed cleanly by pmlua, its lanes as
-** they were then? libpmemobj's recovery at open replays only what the
-** lanes hold, and lanes a clean close left cannot crash it: such a pool
-** needs no trial open. Reads the file (pread), trusting none of it: the
-** offsets are bounded by the file, the root must say CLEAN and carry a
-** seal, and the lanes' hash must equal it.
+** sealed -- may the pool at path skip the trial open? Yes if pmlua closed
+** it cleanly and its lanes are as that close sealed them: libpmemobj's
+** recovery at open replays only what the lanes hold, and lanes a clean
+** close left cannot crash it. libpmemobj's open also walks the heap's
+** zone and chunk headers, which a damaged file can make it loop on: those
+** are checked here first (a clean pool's heap is consistent, nothing is
+** left to replay), on a read-only mapping of the file, trusting none of
+** it. Sets *skip; a status (a damaged heap is refused at once).
 */
-static int sealed(pml_Pool *p, const char *path) {
-  if (p->size == UINT64_MAX) return 0;                /* a poolset */
+static int sealed(pml_Pool *p, const char *path, int *skip) {
+  *skip = 0;
+  if (p->size == UINT64_MAX) return PML_OK;             /* a poolset */
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  uint64_t d[(PML_DSC_END - PML_DSC_LANES_OFF) / 8];
-  pml_Root root;
-  void *lanes = NULL;
-  int ok = rd(fd, d, sizeof d, PML_DSC_LANES_OFF);
-  uint64_t lanes_off = d[0], nlanes = d[1];
-  uint64_t root_off = d[(PML_DSC_ROOT_OFF - PML_DSC_LANES_OFF) / 8];
-  size_t n = (size_t)nlanes * PML_LANE_SIZE;
-  ok = ok && nlanes > 0 && nlanes <= 4096 && lanes_off <= p->size &&
-       n <= p->size - lanes_off && root_off <= p->size - sizeof root &&
-       rd(fd, &root, sizeof root, root_off) &&
-       memcmp(root.magic, PML_MAGIC, sizeof root.magic) == 0 &&
-       root.state == PML_STATE_CLEAN && root.seal != 0 &&
-       (lanes = malloc(n)) != NULL && rd(fd, lanes, n, lanes_off) &&
-       pml_heap_lanes_seal(lanes, n) == root.seal;
-  free(lanes);
+  if (fd < 0) return PML_OK;
+  char *m = mmap(NULL, p->size, PROT_READ, MAP_SHARED, fd, 0);
   close(fd);
-  return ok;
+  if (m == MAP_FAILED) return PML_OK;
+  pml_Pool v = { .base = m, .size = p->size };          /* a view, for dsc() */
+  uint64_t lanes_off = dsc(&v, PML_DSC_LANES_OFF), nlanes = dsc(&v, PML_DSC_NLANES);
+  uint64_t root_off = dsc(&v, PML_DSC_ROOT_OFF);
+  const pml_Root *root = NULL;
+  pml_Heap h;
+  const char *why = NULL;
+  int st = PML_OK;
+  if (pml_heap_boot(&h, m, p->size, dsc(&v, PML_DSC_HEAP_OFF), &why) == 0 &&
+      pml_heap_has(&h, root_off, POBJ_ROOT_TYPE_NUM, sizeof *root) &&
+      (root = (const pml_Root *)(m + root_off)) != NULL &&
+      memcmp(root->magic, PML_MAGIC, sizeof root->magic) == 0 &&
+      root->state == PML_STATE_CLEAN && root->seal != 0) {
+    if (pml_heap_check(&h, &why) != 0 ||
+        pml_heap_check_lanes(&h, lanes_off, nlanes, &why) != 0)
+      st = fail(p, EINVAL, "%s: damaged pool (%s)", path, why);
+    else
+      *skip = pml_heap_lanes_seal(m + lanes_off, nlanes * PML_LANE_SIZE) == root->seal;
+  }
+  munmap(m, p->size);
+  return st;
 }
 
 static long trial_timeout_ms(void) {
@@ -574,7 +578,8 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   if (fd < 0 || access("/proc/self/fd", F_OK) != 0) snprintf(fpath, sizeof fpath, "%s", "");
   else snprintf(fpath, sizeof fpath, "/proc/self/fd/%d", fd);
   const char *lpath = fpath[0] ? fpath : path;
-  int st = created || sealed(p, path) ? PML_OK : trial_open(p, path, lpath, p->readonly);
+  int skip = created, st = created ? PML_OK : sealed(p, path, &skip);
+  if (st == PML_OK && !skip) st = trial_open(p, path, lpath, p->readonly);
   if (st == PML_OK) {
     set_cow(p->readonly);
     p->pop = lib_open(p, path, lpath);

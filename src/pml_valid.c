@@ -5,15 +5,26 @@
 #include "pml_tx.h"
 #include "pml_valid.h"
 
-pml_Str *pml_str(pml_Pool *p, uint64_t off) {
-  pml_Block b;
-  if (!pml_tx_block(p, off, &b) || b.type != PML_TSTR || b.usable < sizeof(pml_Str))
-    return NULL;
-  pml_Str *s = pml_ptr(p, off);
-  return s->len < b.usable - sizeof(pml_Str) ? s : NULL;     /* room for NUL */
+void pml_valid_met(pml_Pool *p) {
+  p->damage++;
 }
 
-int pml_container_at(pml_Pool *p, uint64_t off) {
+/* sound -- ok, counting a failed check as damage met */
+static int sound(pml_Pool *p, int ok) {
+  if (!ok) pml_valid_met(p);
+  return ok;
+}
+
+pml_Str *pml_str(pml_Pool *p, uint64_t off) {
+  pml_Block b;
+  if (!sound(p, pml_tx_block(p, off, &b) && b.type == PML_TSTR &&
+                b.usable >= sizeof(pml_Str)))
+    return NULL;
+  pml_Str *s = pml_ptr(p, off);
+  return sound(p, s->len < b.usable - sizeof(pml_Str)) ? s : NULL;   /* room for NUL */
+}
+
+static int container_at(pml_Pool *p, uint64_t off) {
   pml_Block b;
   if (!pml_tx_block(p, off, &b) || b.usable < sizeof(pml_Hdr)) return 0;
   switch (b.type) {
@@ -22,6 +33,10 @@ int pml_container_at(pml_Pool *p, uint64_t off) {
     default:
       return 0;
   }
+}
+
+int pml_container_at(pml_Pool *p, uint64_t off) {
+  return sound(p, container_at(p, off));
 }
 
 static int table_ok(pml_Pool *p, const pml_Table *t) {
@@ -37,9 +52,9 @@ static int list_ok(pml_Pool *p, const pml_List *l) {
          pml_tx_live(p, l->items, PML_TLITEMS, l->cap * sizeof(pml_Cell));
 }
 
-int pml_container_ok(pml_Pool *p, uint64_t off) {
+static int container_ok(pml_Pool *p, uint64_t off) {
   pml_Block b;
-  if (!pml_container_at(p, off) || !pml_tx_block(p, off, &b)) return 0;
+  if (!container_at(p, off) || !pml_tx_block(p, off, &b)) return 0;
   switch (b.type) {
     case PML_TTABLE: case PML_TSET:
       return b.usable >= sizeof(pml_Table) && table_ok(p, pml_ptr(p, off));
@@ -54,4 +69,8 @@ int pml_container_ok(pml_Pool *p, uint64_t off) {
     default:
       return 0;
   }
+}
+
+int pml_container_ok(pml_Pool *p, uint64_t off) {
+  return sound(p, container_ok(p, off));
 }

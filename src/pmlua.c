@@ -133,6 +133,26 @@ static void sig_catch (int sig) {
               LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
+#ifdef PML_DEBUG
+/* the allocator luaL_newstate gave, and the one debug builds put before it:
+   an allocation inside a change window aborts (lpmem_in_window) */
+static lua_Alloc base_alloc;
+static void *base_ud;
+
+static void *window_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  if (nsize > 0 && lpmem_in_window()) {
+    fprintf(stderr, "pmlua (debug): a Lua allocation inside a change window\n");
+    abort();
+  }
+  return base_alloc(ud, ptr, osize, nsize);
+}
+
+static void watch_window(lua_State *L) {
+  base_alloc = lua_getallocf(L, &base_ud);
+  lua_setallocf(L, window_alloc, base_ud);
+}
+#endif
+
 /*
 ** run_handler -- message handler: the error text plus a traceback. An error
 ** object that is not a string is shown through its __tostring (then without
@@ -522,7 +542,7 @@ static int host_pmem (lua_State *L) {
 static int host_main (lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = (char **)lua_touserdata(L, 2);
-  CmdLine cl;
+  CmdLine cl = { 0 };
   luaL_checkversion(L);
   if (argc > 0 && argv[0][0] != '\0')
     progname = argv[0];
@@ -571,6 +591,9 @@ static int host_main (lua_State *L) {
 int main (int argc, char **argv) {
   int status, ok;
   lua_State *L = luaL_newstate();
+#ifdef PML_DEBUG
+  if (L != NULL) watch_window(L);
+#endif
   if (L == NULL) {
     msg_error(argc > 0 ? argv[0] : PMLUA_NAME,
               "cannot create state: not enough memory");

@@ -397,8 +397,15 @@ function Run:transaction(fail)
   if fail then self.tm, self.order, self.lm = saved.tm, saved.order, saved.lm end
 end
 
+-- refs_ok -- every reference count equals the references to its container
+function Run:refs_ok()
+  local bad = select(4, pmem._audit(self.pool))
+  self:check(bad == 0, "the reference count of the container at %d is wrong", bad)
+end
+
 function Run:reopen()
   self:note("close and reopen in this process")
+  self:refs_ok()
   self.pool:close()
   self:open()
 end

@@ -92,6 +92,7 @@ local function check(pool, collected, ...)
   local r = gc(pool)
   lu.assertEquals(r.collected, collected, "collected")
   lu.assertEquals(r.live, reachable(pool.root, ...), "live")
+  lu.assertEquals(select(4, pmem._audit(pool)), 0, "reference counts")
   return r
 end
 
@@ -525,6 +526,55 @@ function test_orphan_cycles_never_linked_are_collected()
   local r = check(pool, total)
   lu.assertEquals(r.live, 0)
   pool:close()
+end
+
+-- the trial deletion stops at the pool's root container: what points back
+-- at the root is collected as exactly as anything else
+function test_back_pointers_to_the_root()
+  local pool = newpool(16 * 1024 * 1024)
+  pool:transaction(function()
+    pool.root = {}
+    for i = 1, 1000 do pool.root[i] = { i = i, parent = pool.root } end
+  end)
+  check(pool, 0)
+  for i = 1, 10 do pool.root[i] = nil end
+  lu.assertEquals(check(pool, 10).live, 991)
+  -- garbage cycles that point at the root
+  pool:transaction(function()
+    for _ = 1, 5 do
+      local a, b = pool:table(), pool:table()
+      a.peer, b.peer, a.parent, b.parent = b, a, pool.root, pool.root
+    end
+  end)
+  lu.assertEquals(check(pool, 10).live, 991)
+  -- a cycle through the root: the root's children stay
+  pool.root[11].self = pool.root[11]
+  pool.root[11] = nil
+  lu.assertEquals(check(pool, 1).live, 990)
+  pool:close()
+end
+
+-- automatic collections may put off the trial deletion (it is paid for by
+-- changes); the close runs it: a reopened pool holds no garbage
+function test_deferred_trial_deletion_is_done_by_close()
+  local path = helper.fast_pool_path()        -- 10,000 single changes
+  local pool = assert(pmem.open(path, "x", 32 * 1024 * 1024))
+  pool:transaction(function()
+    pool.root = { items = {} }
+    for i = 1, 3000 do pool.root.items[i] = { i = i, parent = pool.root.items } end
+  end)
+  -- many single changes: automatic collections run among them
+  for i = 1, 4000 do
+    local a, b = pool:table(), pool:table()
+    a.peer, b.peer = b, a                          -- garbage cycles
+    if i % 1000 == 0 then pool.root.items[i // 1000] = nil end
+  end
+
+  pool:close()
+  local c = reopened_counts(path)
+  lu.assertEquals(c[2], 0, "nothing left to collect after the close")
+  lu.assertEquals(c[1], c[3], "live == reachable")
+  lu.assertEquals(c[3], 2 + 2996)
 end
 
 function test_big_ring_collected()
