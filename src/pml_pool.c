@@ -591,7 +591,8 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   p->base = (char *)p->pop;
   const char *why;
   st = check_root(p, path);
-  if (st == PML_OK && !p->readonly &&
+  /* the heap and lanes of a pool created or sealed were checked already */
+  if (st == PML_OK && !p->readonly && !skip &&
       (pml_heap_check(&p->heap, &why) != 0 ||
        pml_heap_check_lanes(&p->heap, dsc(p, PML_DSC_LANES_OFF), dsc(p, PML_DSC_NLANES),
                             &why) != 0))
@@ -688,15 +689,14 @@ int pml_pool_start_run(pml_Pool *p) {
 
 /*
 ** seal -- mark the run closed cleanly, and seal the lanes as they are
-** (no transaction is open) for the next open (sealed). The seal is written
-** first: a crash between the two leaves the pool marked open, or sealed
-** by a stale hash that the next open will not match.
+** (no transaction is open; their place was checked at open) for the next
+** open (sealed). The seal is written first: a crash between the two
+** leaves the pool marked open, or sealed by a stale hash that the next
+** open will not match.
 */
 static void seal(pml_Pool *p) {
   uint64_t lanes_off = dsc(p, PML_DSC_LANES_OFF), nlanes = dsc(p, PML_DSC_NLANES);
-  const char *why;
-  p->root->seal = pml_heap_check_lanes(&p->heap, lanes_off, nlanes, &why) == 0
-      ? pml_heap_lanes_seal(p->base + lanes_off, nlanes * PML_LANE_SIZE) : 0;
+  p->root->seal = pml_heap_lanes_seal(p->base + lanes_off, nlanes * PML_LANE_SIZE);
   pmemobj_persist(p->pop, &p->root->seal, sizeof p->root->seal);
   p->root->state = PML_STATE_CLEAN;
   pmemobj_persist(p->pop, &p->root->state, sizeof p->root->state);
