@@ -102,3 +102,7 @@ int luaopen_pmem(lua_State *L) {
   return 1;
 }
 
+void lpmem_trial_host(int argc, char **argv, const char *exe) {
+  pml_pool_trial_main(argc, argv);
+  pml_pool_trial_exe(exe);
+}

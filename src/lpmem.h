@@ -24,6 +24,13 @@ int lpmem_peek_enable(lua_State *L);
    the handler sees ends at the transaction) and return 1; else 0 */
 __attribute__((visibility("default"))) int lpmem_pushtraceback(lua_State *L, int idx);
 
+/* for a host that can start itself again (pmlua): at the top of main,
+   before anything else, run the trial open of a pool if argv asks for it
+   (the call does not return then); and spawn exe for trial opens instead
+   of forking the host */
+__attribute__((visibility("default"))) void lpmem_trial_host(int argc, char **argv,
+                                                             const char *exe);
+
 #ifdef PML_DEBUG
 /* debug builds: is a change window open (no Lua allocation allowed)? */
 int lpmem_in_window(void);

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <dirent.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -364,33 +365,77 @@ static int reap(pid_t pid, long ms) {
 ** takes longer than the time limit; its open may replay the pool's logs,
 ** which the real open would do anyway.
 */
-static int trial(pml_Pool *p, const char *path, const char *fpath, int cow);
+static int trial(pml_Pool *p, const char *path, const char *fpath, int fd, int cow);
 
-static int trial_open(pml_Pool *p, const char *path, const char *fpath, int cow) {
+static int trial_open(pml_Pool *p, const char *path, const char *fpath, int fd, int cow) {
   /* a host that ignores SIGCHLD would have the child reaped by the kernel,
      and its crash unseen: the default action while the trial runs */
   struct sigaction dfl, old;
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   sigaction(SIGCHLD, &dfl, &old);
-  int st = trial(p, path, fpath, cow);
+  int st = trial(p, path, fpath, fd, cow);
   sigaction(SIGCHLD, &old, NULL);
   return st;
 }
 
-/* trial -- trial_open's fork, wait and verdict */
-static int trial(pml_Pool *p, const char *path, const char *fpath, int cow) {
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) return PML_OK;               /* cannot test: go on */
-  if (pid == 0) {
-    prctl(PR_SET_NAME, TRIAL_NAME);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(0);
-    set_cow(cow);
-    PMEMobjpool *pop = pmemobj_open(fpath, PML_LAYOUT);
-    if (pop) pmemobj_close(pop);
-    _exit(0);                               /* libpmemobj returned: no crash */
+/*
+** The trial runs libpmemobj's open in another process. A host that can
+** start itself as the checker (pmlua: pml_pool_trial_exe) spawns it with
+** posix_spawn, whose cost does not grow with the caller's memory and
+** which is safe in a threaded host; otherwise (pmem.so in another
+** interpreter) the process forks. The checker gets the pool as fd
+** TRIAL_FD, and the parent's pid, to die with it.
+*/
+#define TRIAL_FD  100
+#define TRIAL_ARG "--pmlua-trial-open"
+
+static const char *trial_exe;
+
+void pml_pool_trial_exe(const char *exe) { trial_exe = exe; }
+
+/* trial_child -- the checker's work, in the forked or spawned process:
+   named for held_by_trial, dying with the parent, opening the pool */
+static void trial_child(pid_t parent, const char *fpath, int cow) {
+  prctl(PR_SET_NAME, TRIAL_NAME);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(0);
+  set_cow(cow);
+  PMEMobjpool *pop = pmemobj_open(fpath, PML_LAYOUT);
+  if (pop) pmemobj_close(pop);
+  _exit(0);                               /* libpmemobj returned: no crash */
+}
+
+int pml_pool_trial_main(int argc, char **argv) {
+  if (argc != 5 || strcmp(argv[1], TRIAL_ARG) != 0) return 0;
+  trial_child((pid_t)strtol(argv[4], NULL, 10), argv[2], argv[3][0] == '1');
+  return 1;
+}
+
+/* start -- the checker's pid (spawned, or forked), or -1 */
+static pid_t start(const char *fpath, int fd, int cow) {
+  pid_t parent = getpid(), pid;
+  if (trial_exe == NULL || fd < 0) {
+    pid = fork();
+    if (pid == 0) trial_child(parent, fpath, cow);
+    return pid;
   }
+  char fdpath[32], ppid[24];
+  snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", TRIAL_FD);
+  snprintf(ppid, sizeof ppid, "%ld", (long)parent);
+  char *argv[] = { (char *)"pmlua", (char *)TRIAL_ARG, fdpath,
+                   (char *)(cow ? "1" : "0"), ppid, NULL };
+  posix_spawn_file_actions_t fa;
+  if (posix_spawn_file_actions_init(&fa) != 0) return -1;
+  int ok = posix_spawn_file_actions_adddup2(&fa, fd, TRIAL_FD) == 0 &&
+           posix_spawn(&pid, trial_exe, &fa, NULL, argv, environ) == 0;
+  posix_spawn_file_actions_destroy(&fa);
+  return ok ? pid : -1;
+}
+
+/* trial -- trial_open's start, wait and verdict */
+static int trial(pml_Pool *p, const char *path, const char *fpath, int fd, int cow) {
+  pid_t pid = start(fpath, fd, cow);
+  if (pid < 0) return PML_OK;               /* cannot test: go on */
   long limit = trial_timeout_ms();
   int status = reap(pid, limit);
   if (status == -1)
@@ -579,7 +624,7 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   else snprintf(fpath, sizeof fpath, "/proc/self/fd/%d", fd);
   const char *lpath = fpath[0] ? fpath : path;
   int skip = created, st = created ? PML_OK : sealed(p, path, &skip);
-  if (st == PML_OK && !skip) st = trial_open(p, path, lpath, p->readonly);
+  if (st == PML_OK && !skip) st = trial_open(p, path, lpath, fd, p->readonly);
   if (st == PML_OK) {
     set_cow(p->readonly);
     p->pop = lib_open(p, path, lpath);

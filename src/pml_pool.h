@@ -101,4 +101,11 @@ void pml_pool_recycle(pml_Pool *p);
 /* close the pool; mark it cleanly closed if clean (and not read-only) */
 void pml_pool_close(pml_Pool *p, int clean);
 
+/* the trial open (pml_pool.c) runs in exe, spawned as the checker, when a
+   host sets it (pmlua: its own executable); otherwise in a forked child */
+void pml_pool_trial_exe(const char *exe);
+/* the checker's entry: if argv asks for a trial open, do it and exit
+   (never returns then); 0 otherwise */
+int pml_pool_trial_main(int argc, char **argv);
+
 #endif

@@ -590,6 +590,7 @@ static int host_main (lua_State *L) {
 /* main -- create the state and run host_main under lua_pcall */
 int main (int argc, char **argv) {
   int status, ok;
+  lpmem_trial_host(argc, argv, "/proc/self/exe");  /* see pml_pool.c's trial */
   lua_State *L = luaL_newstate();
 #ifdef PML_DEBUG
   if (L != NULL) watch_window(L);
