@@ -27,6 +27,7 @@
 #define PML_DSC_HEAP_OFF    5136
 #define PML_DSC_ROOT_OFF    6144
 #define PML_DSC_ROOT_SIZE   6160
+#define PML_DSC_CONVERSION  6168
 #define PML_DSC_HEAP_SIZE   6176
 #define PML_DSC_END         6184
 

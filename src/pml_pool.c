@@ -272,10 +272,13 @@ static int check_root(pml_Pool *p, const char *path) {
 ** it cleanly and its lanes are as that close sealed them: libpmemobj's
 ** recovery at open replays only what the lanes hold, and lanes a clean
 ** close left cannot crash it. libpmemobj's open also walks the heap's
-** zone and chunk headers, which a damaged file can make it loop on: those
-** are checked here first (a clean pool's heap is consistent, nothing is
-** left to replay), on a read-only mapping of the file, trusting none of
-** it. Sets *skip; a status (a damaged heap is refused at once).
+** zone and chunk headers, which a damaged file can make it loop on:
+** those are checked here first (a clean pool's heap is consistent, nothing
+** is left to replay), on a read-only mapping of the file, trusting none of
+** it. It also trusts the descriptor's heap size (outside every checksum),
+** which can make it crash: a pool whose heap size is not what pmlua
+** creates (the rest of the file) gets the trial. Sets *skip; a status (a
+** damaged heap is refused at once).
 */
 static int sealed(pml_Pool *p, const char *path, int *skip) {
   *skip = 0;
@@ -287,12 +290,12 @@ static int sealed(pml_Pool *p, const char *path, int *skip) {
   if (m == MAP_FAILED) return PML_OK;
   pml_Pool v = { .base = m, .size = p->size };          /* a view, for dsc() */
   uint64_t lanes_off = dsc(&v, PML_DSC_LANES_OFF), nlanes = dsc(&v, PML_DSC_NLANES);
-  uint64_t root_off = dsc(&v, PML_DSC_ROOT_OFF);
+  uint64_t root_off = dsc(&v, PML_DSC_ROOT_OFF), heap_off = dsc(&v, PML_DSC_HEAP_OFF);
   const pml_Root *root = NULL;
   pml_Heap h;
   const char *why = NULL;
   int st = PML_OK;
-  if (pml_heap_boot(&h, m, p->size, dsc(&v, PML_DSC_HEAP_OFF), &why) == 0 &&
+  if (pml_heap_boot(&h, m, p->size, heap_off, &why) == 0 &&
       pml_heap_has(&h, root_off, POBJ_ROOT_TYPE_NUM, sizeof *root) &&
       (root = (const pml_Root *)(m + root_off)) != NULL &&
       memcmp(root->magic, PML_MAGIC, sizeof root->magic) == 0 &&
@@ -301,7 +304,9 @@ static int sealed(pml_Pool *p, const char *path, int *skip) {
         pml_heap_check_lanes(&h, lanes_off, nlanes, &why) != 0)
       st = fail(p, EINVAL, "%s: damaged pool (%s)", path, why);
     else
-      *skip = pml_heap_lanes_seal(m + lanes_off, nlanes * PML_LANE_SIZE) == root->seal;
+      *skip = dsc(&v, PML_DSC_HEAP_SIZE) == p->size - heap_off &&
+              dsc(&v, PML_DSC_CONVERSION) == 0 &&
+              pml_heap_lanes_seal(m + lanes_off, nlanes * PML_LANE_SIZE) == root->seal;
   }
   munmap(m, p->size);
   return st;

@@ -312,6 +312,15 @@ end
   lu.assertEquals(failures, {})
 end
 
+-- the descriptor's heap size lies outside every checksum, and libpmemobj
+-- trusts it: on a sealed (cleanly closed) pool a wrong one must still send
+-- the open through the trial, which sees libpmemobj crash
+function TestDamage.test_heap_size_in_a_sealed_pool()
+  local path = sample_pool()
+  poke(path, 6176, 1)                                -- descriptor: heap_size
+  lu.assertStrContains(run_walk(path), "NIL " .. path .. ": damaged pool (libpmemobj crashed opening it")
+end
+
 -- the reference-count audit (pmem._audit's fourth result, and debug
 -- builds' check at close) can fail: a count one too high is found
 function TestDamage.test_audit_finds_a_wrong_reference_count()
