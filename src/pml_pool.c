@@ -226,9 +226,11 @@ static int precheck(pml_Pool *p, const char *path) {
   return PML_OK;
 }
 
-static uint64_t dsc(const pml_Pool *p, uint64_t off) {
+/* dsc -- the pool descriptor's word at off, of the pool mapped at base
+   (the file is at least HDR_MIN_FILE bytes: precheck) */
+static uint64_t dsc(const char *base, uint64_t off) {
   uint64_t v;
-  memcpy(&v, p->base + off, sizeof v);
+  memcpy(&v, base + off, sizeof v);
   return v;
 }
 
@@ -239,12 +241,12 @@ static uint64_t dsc(const pml_Pool *p, uint64_t off) {
 */
 static int check_root(pml_Pool *p, const char *path) {
   const char *why;
-  uint64_t heap_off = dsc(p, PML_DSC_HEAP_OFF);
+  uint64_t heap_off = dsc(p->base, PML_DSC_HEAP_OFF);
   if (p->size == UINT64_MAX)                  /* a poolset: what it maps */
-    p->size = heap_off + dsc(p, PML_DSC_HEAP_SIZE);
+    p->size = heap_off + dsc(p->base, PML_DSC_HEAP_SIZE);
   if (pml_heap_boot(&p->heap, p->base, p->size, heap_off, &why) != 0)
     return fail(p, EINVAL, "%s: damaged pool (%s)", path, why);
-  uint64_t off = dsc(p, PML_DSC_ROOT_OFF), rsize = dsc(p, PML_DSC_ROOT_SIZE);
+  uint64_t off = dsc(p->base, PML_DSC_ROOT_OFF), rsize = dsc(p->base, PML_DSC_ROOT_SIZE);
   if (rsize != sizeof(pml_Root))
     return fail(p, EINVAL, "%s: damaged pool (root object of %llu bytes)", path,
                 (unsigned long long)rsize);
@@ -288,24 +290,22 @@ static int sealed(pml_Pool *p, const char *path, int *skip) {
   char *m = mmap(NULL, p->size, PROT_READ, MAP_SHARED, fd, 0);
   close(fd);
   if (m == MAP_FAILED) return PML_OK;
-  pml_Pool v = { .base = m, .size = p->size };          /* a view, for dsc() */
-  uint64_t lanes_off = dsc(&v, PML_DSC_LANES_OFF), nlanes = dsc(&v, PML_DSC_NLANES);
-  uint64_t root_off = dsc(&v, PML_DSC_ROOT_OFF), heap_off = dsc(&v, PML_DSC_HEAP_OFF);
-  const pml_Root *root = NULL;
+  uint64_t lanes_off = dsc(m, PML_DSC_LANES_OFF), nlanes = dsc(m, PML_DSC_NLANES);
+  uint64_t root_off = dsc(m, PML_DSC_ROOT_OFF), heap_off = dsc(m, PML_DSC_HEAP_OFF);
   pml_Heap h;
   const char *why = NULL;
   int st = PML_OK;
-  if (pml_heap_boot(&h, m, p->size, heap_off, &why) == 0 &&
-      pml_heap_has(&h, root_off, POBJ_ROOT_TYPE_NUM, sizeof *root) &&
-      (root = (const pml_Root *)(m + root_off)) != NULL &&
-      memcmp(root->magic, PML_MAGIC, sizeof root->magic) == 0 &&
+  int booted = pml_heap_boot(&h, m, p->size, heap_off, &why) == 0 &&
+               pml_heap_has(&h, root_off, POBJ_ROOT_TYPE_NUM, sizeof(pml_Root));
+  const pml_Root *root = booted ? (const pml_Root *)(m + root_off) : NULL;
+  if (root != NULL && memcmp(root->magic, PML_MAGIC, sizeof root->magic) == 0 &&
       root->state == PML_STATE_CLEAN && root->seal != 0) {
     if (pml_heap_check(&h, &why) != 0 ||
         pml_heap_check_lanes(&h, lanes_off, nlanes, &why) != 0)
       st = fail(p, EINVAL, "%s: damaged pool (%s)", path, why);
     else
-      *skip = dsc(&v, PML_DSC_HEAP_SIZE) == p->size - heap_off &&
-              dsc(&v, PML_DSC_CONVERSION) == 0 &&
+      *skip = dsc(m, PML_DSC_HEAP_SIZE) == p->size - heap_off &&
+              dsc(m, PML_DSC_CONVERSION) == 0 &&
               pml_heap_lanes_seal(m + lanes_off, nlanes * PML_LANE_SIZE) == root->seal;
   }
   munmap(m, p->size);
@@ -644,8 +644,8 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   /* the heap and lanes of a pool created or sealed were checked already */
   if (st == PML_OK && !p->readonly && !skip &&
       (pml_heap_check(&p->heap, &why) != 0 ||
-       pml_heap_check_lanes(&p->heap, dsc(p, PML_DSC_LANES_OFF), dsc(p, PML_DSC_NLANES),
-                            &why) != 0))
+       pml_heap_check_lanes(&p->heap, dsc(p->base, PML_DSC_LANES_OFF),
+                            dsc(p->base, PML_DSC_NLANES), &why) != 0))
     st = fail(p, EINVAL, "%s: damaged pool (%s)", path, why);
   if (st != PML_OK) {
     pmemobj_close(p->pop);
@@ -745,7 +745,7 @@ int pml_pool_start_run(pml_Pool *p) {
 ** open will not match.
 */
 static void seal(pml_Pool *p) {
-  uint64_t lanes_off = dsc(p, PML_DSC_LANES_OFF), nlanes = dsc(p, PML_DSC_NLANES);
+  uint64_t lanes_off = dsc(p->base, PML_DSC_LANES_OFF), nlanes = dsc(p->base, PML_DSC_NLANES);
   p->root->seal = pml_heap_lanes_seal(p->base + lanes_off, nlanes * PML_LANE_SIZE);
   pmemobj_persist(p->pop, &p->root->seal, sizeof p->root->seal);
   p->root->state = PML_STATE_CLEAN;
