@@ -43,6 +43,8 @@
 #define TRIAL_NAME         "pmlua-trial"     /* the trial child's comm */
 #define TRIAL_TIMEOUT_MS   10000             /* default; PMLUA_OPEN_TIMEOUT */
 #define TEMP_TAG           ".pmlua-new."     /* named temporary files */
+#define DSC_SIZE           2048              /* the checksummed descriptor */
+#define DSC_CHECKSUM       (DSC_SIZE - 8)    /* its checksum, last word */
 
 /* fail -- record an error (errno e) and return PML_ESYS */
 static int fail(pml_Pool *p, int e, const char *fmt, ...) {
@@ -99,6 +101,50 @@ static void sync_dir(const char *dir) {
   if (fd >= 0) { fsync(fd); close(fd); }
 }
 
+/*
+** dsc_checksum -- libpmemobj's checksum of the pool descriptor d (DSC_SIZE
+** bytes): Fletcher-64 over little-endian 32-bit words, the checksum word
+** itself counted as zero (PMDK util_checksum)
+*/
+static uint64_t dsc_checksum(const unsigned char *d) {
+  uint32_t lo = 0, hi = 0;
+  for (size_t i = 0; i < DSC_SIZE; i += 4) {
+    uint32_t w;
+    memcpy(&w, d + i, sizeof w);
+    if (i < DSC_CHECKSUM) lo += w;
+    hi += lo;
+  }
+  return (uint64_t)hi << 32 | lo;
+}
+
+/*
+** set_lanes -- give the just-built pool at fpath PML_NLANES lanes instead
+** of libpmemobj's 1024. Every open recovers every lane the descriptor
+** counts, and touching their 3 MiB was most of an open's time; a pmlua
+** process holds one lane per pool. The lanes keep their offset and the
+** heap its place (the space of the others stays unused). Precondition:
+** the pool is closed and not yet linked to its name, so a crash here
+** leaves no pool.
+*/
+static int set_lanes(pml_Pool *p, const char *path, const char *fpath) {
+  unsigned char d[DSC_SIZE];
+  uint64_t n = PML_NLANES, sum;
+  int fd = open(fpath, O_RDWR | O_CLOEXEC), st = PML_OK;
+  if (fd < 0) return fail(p, errno, "%s: %s", path, strerror(errno));
+  if (pread(fd, d, sizeof d, HDR_LAYOUT_OFFSET) != (ssize_t)sizeof d)
+    st = fail(p, EIO, "%s: cannot read the new pool's descriptor", path);
+  if (st == PML_OK) {
+    memcpy(d + PML_DSC_NLANES - HDR_LAYOUT_OFFSET, &n, sizeof n);
+    sum = dsc_checksum(d);
+    memcpy(d + DSC_CHECKSUM, &sum, sizeof sum);
+    if (pwrite(fd, d, sizeof d, HDR_LAYOUT_OFFSET) != (ssize_t)sizeof d ||
+        fdatasync(fd) != 0)
+      st = fail(p, errno ? errno : EIO, "%s: %s", path, strerror(errno ? errno : EIO));
+  }
+  close(fd);
+  return st;
+}
+
 /* build -- make the file at fpath (existing, sized) a pmlua pool */
 static int build(pml_Pool *p, const char *path, const char *fpath) {
   PMEMobjpool *pop = pmemobj_create(fpath, PML_LAYOUT, 0, 0);
@@ -109,7 +155,8 @@ static int build(pml_Pool *p, const char *path, const char *fpath) {
   }
   int ok = init_root(pop) == 0;
   pmemobj_close(pop);
-  return ok ? PML_OK : fail(p, ENOMEM, "%s: cannot create pool root", path);
+  if (!ok) return fail(p, ENOMEM, "%s: cannot create pool root", path);
+  return set_lanes(p, path, fpath);
 }
 
 /* reserve -- give the new file fd its size (the blocks, not a hole) */
@@ -681,8 +728,25 @@ static int open_file(pml_Pool *p, const char *path, int flag, size_t size,
   return lib_open_checked(p, path, created);
 }
 
+/*
+** lanes_env -- libpmemobj sizes a pool's lane locks by the lane count in
+** its descriptor, but picks a lane among PMEMOBJ_NLANES of them (default
+** 1024), each new thread starting 8 further on: with a pool of PML_NLANES
+** lanes a ninth thread would index past the locks. So the process uses at
+** most PML_NLANES lanes of any pool. Runs once, before the first open.
+*/
+static void lanes_env(void) {
+  const char *s = getenv("PMEMOBJ_NLANES");
+  char v[16];
+  if (s != NULL && atoi(s) > 0 && atoi(s) <= PML_NLANES) return;
+  snprintf(v, sizeof v, "%d", PML_NLANES);
+  setenv("PMEMOBJ_NLANES", v, 1);
+}
+
 int pml_pool_open(pml_Pool *p, const char *path, int flag, size_t size,
                   unsigned mode) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, lanes_env);
   int st = open_file(p, path, flag, size, mode);
   if (st == PML_OK) {
     pml_fault_watch(p->base, p->size, path);

@@ -31,6 +31,8 @@ enum {
 
 #define PML_MIN_POOL_SIZE  ((size_t)PMEMOBJ_MIN_POOL)
 #define PML_DEFAULT_SIZE   ((size_t)64 << 20)
+/* lanes of a pool pmlua creates (libpmemobj makes 1024); docs/layout.md */
+#define PML_NLANES         64
 /* the log reserve: one 256 KiB chunk less libpmemobj's 16-byte header,
    so that it is a chunk of its own (a smaller one would tie up a run of
    up to 16 chunks of its allocation class) */

@@ -211,7 +211,7 @@ end
 local function layout(data)
   local L = { size = #data }
   L.lanes, L.nlanes, L.heap = u64(data, 5120), u64(data, 5128), u64(data, 5136)
-  L.lane_size = (L.heap - L.lanes) // L.nlanes
+  L.lane_size = 3072             -- libpmemobj's lane layout (PMDK 1.12)
   L.root = u64(data, 6144)
   L.chunksize, L.per_zone = u64(data, L.heap + 40), u64(data, L.heap + 48)
   L.zone = L.heap + 1024

@@ -205,7 +205,8 @@ local function trials(path, flag)
   return tonumber(faults) > 0 and 1 or 0, ok == "true"
 end
 
-local LANES, ROOT_OFF = 5120, 6144       -- pool descriptor words (docs/layout.md)
+-- pool descriptor words (docs/layout.md)
+local LANES, NLANES, ROOT_OFF = 5120, 5128, 6144
 
 function TestSeal.test_clean_pool_opens_without_trial()
   local path = helper.pool_path()
@@ -218,9 +219,9 @@ end
 function TestSeal.test_changed_lanes_get_a_trial()
   local path = helper.pool_path()
   sample(path)
-  local lanes = word(path, LANES)
+  local lanes, nlanes = word(path, LANES), word(path, NLANES)
   -- a byte in the undo log area of the last lane: not a log header
-  local off = lanes + 1023 * 3072 + 2500
+  local off = lanes + (nlanes - 1) * 3072 + 2500
   word(path, off, word(path, off) ~ 0xff)
   lu.assertEquals({ trials(path) }, { 1, true })
   lu.assertEquals({ trials(path) }, { 0, true }, "sealed again by that open's clean close")
@@ -237,6 +238,61 @@ function TestSeal.test_unsealed_and_crashed_pools_get_a_trial()
   helper.child_ok("local p = assert(pmem.open(...)); p.root.x = 1; os.exit(0)", path)
   lu.assertEquals(word(path, root + 16), 1, "the run did not close")
   lu.assertEquals({ trials(path) }, { 1, true })
+end
+
+TestLanes = {}
+
+-- set_lanes(path, n) -- give the pool at path n lanes in its descriptor,
+-- with the checksum libpmemobj checks (Fletcher-64 of the 2 KiB at 4096,
+-- its last word counted as zero)
+local function set_lanes(path, n)
+  local f = assert(io.open(path, "r+b"))
+  f:seek("set", 4096)
+  local d = f:read(2048)
+  d = d:sub(1, 1032) .. string.pack("<I8", n) .. d:sub(1041)
+  local lo, hi = 0, 0
+  for i = 1, 2048, 4 do
+    if i <= 2040 then lo = (lo + string.unpack("<I4", d, i)) & 0xffffffff end
+    hi = (hi + lo) & 0xffffffff
+  end
+  f:seek("set", 4096)
+  f:write(d:sub(1, 2040), string.pack("<I8", hi << 32 | lo))
+  f:close()
+end
+
+function TestLanes.test_new_pools_have_64_lanes()
+  local path = helper.pool_path()
+  sample(path)
+  lu.assertEquals(word(path, NLANES), 64)
+  lu.assertEquals({ trials(path) }, { 0, true })
+end
+
+function TestLanes.test_pools_with_1024_lanes_still_open()
+  -- as pmlua made them before 2026-12-01 (libpmemobj's default): the
+  -- descriptor's count is what libpmemobj and pmlua's checks follow
+  local path = helper.pool_path()
+  sample(path)
+  set_lanes(path, 1024)
+  lu.assertEquals({ trials(path) }, { 1, true }, "the seal covered 64 lanes")
+  lu.assertEquals({ trials(path) }, { 0, true }, "resealed over 1024")
+  helper.in_child("", path, "root.n = root.n + 1")
+  lu.assertEquals(helper.in_child("", path, "print(root.n, root.greeting)"), "43\thello\n")
+  lu.assertEquals(word(path, NLANES), 1024, "an open never changes the lane count")
+end
+
+function TestLanes.test_a_process_uses_at_most_64_lanes()
+  -- libpmemobj picks among PMEMOBJ_NLANES lanes (default 1024) of a pool
+  -- of 64: pmlua lowers it before its first open, and keeps a lower one
+  local path = helper.pool_path()
+  sample(path)
+  local src = "local p = assert(pmem.open(arg[1])); print(os.getenv('PMEMOBJ_NLANES')); p:close()"
+  local f = helper.tmpdir() .. "/lanes.lua"
+  local h = assert(io.open(f, "w")); h:write(src); h:close()
+  for given, seen in pairs({ ["1024"] = "64", ["8"] = "8", ["0"] = "64", [""] = "64" }) do
+    local env = given == "" and "unset PMEMOBJ_NLANES; " or "PMEMOBJ_NLANES=" .. given .. " "
+    local out, code, err = helper.run_cmd(env .. q(helper.PMLUA) .. " " .. q(f) .. " " .. q(path))
+    lu.assertEquals({ out, code }, { seen .. "\n", 0 }, err)
+  end
 end
 
 os.exit(lu.LuaUnit.run())
