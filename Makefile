@@ -57,14 +57,15 @@ LIBDIRS  = $(if $(USE_VROOT),$(VLIBDIRS))
 RPATH    = $(if $(USE_VROOT),$(VRPATH))
 # the tests' lua5.4 and the examples find vendor/root's libraries too
 RUNENV   = $(if $(USE_VROOT),LD_LIBRARY_PATH=$(VLIBS)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH})
-TESTENV  = $(RUNENV) PMLUA=$(CURDIR)/$(B)/pmlua LUA54=$(LUA) LUAUNIT_DIR=$(LUAUNIT_DIR)
+TESTENV  = $(RUNENV) PMLUA=$(CURDIR)/$(B)/pmlua LUA54=$(LUA) LUAUNIT_DIR=$(LUAUNIT_DIR) \
+           PMLUA_POWERFAIL=$(CURDIR)/$(B)/powerfail.so
 
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   += $(OPT) $(if $(DEBUG),-DPML_DEBUG) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
             -fPIC -fvisibility=hidden -Isrc -I$(B) $(INCS)
 
-CORE     := pml_map pml_heap pml_fault pml_pool pml_tx pml_valid pml_ref pml_cell pml_table pml_list pml_gc
+CORE     := pml_map pml_heap pml_fault pml_wal pml_pool pml_tx pml_valid pml_ref pml_cell pml_table pml_list pml_gc
 BIND     := lb_error lb_change lb_proxy lb_value lb_pool lb_module lb_types lb_peek lb_audit
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
@@ -102,7 +103,11 @@ $(B)/pmlua: $(B)/pmlua.o $(MODOBJS)
 $(B)/pmem.so: $(MODOBJS)
 	$(LINK_SO) $(RPATH)
 
-test: all
+# the power-failure shim of tests/test_powerfail.lua (an LD_PRELOAD library)
+$(B)/powerfail.so: tests/powerfail.c $(DEPSTAMP)
+	$(CC) -O2 -g -Wall -Wno-format-truncation -shared -fPIC -o $@ tests/powerfail.c -ldl
+
+test: all $(B)/powerfail.so
 	@$(TESTENV) PMEM_SO_DIR=$(CURDIR)/$(B) sh tests/run.sh
 
 run: all
@@ -111,7 +116,7 @@ run: all
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check:
 	@$(MAKE) --no-print-directory B=$(B)/asan OPT="-O1 $(SAN)" LDFLAGS="$(SAN)" DEBUG=1 check-run
-check-run: all
+check-run: all $(B)/powerfail.so
 	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 PMLUA_SANITIZED=1 \
 	 $(TESTENV) PMEM_SO_DIR= sh tests/run.sh
 

@@ -238,19 +238,71 @@ static int pool_newobject(lua_State *L) {
   return 1;
 }
 
-/* open_pool -- pmem.open and pmem.create: the pool at path (argument 1)
-   opened with flag, its size and mode at stack indexes si and mi */
-static int open_pool(lua_State *L, const char *flag, int si, int mi) {
-  const char *path = luaL_checkstring(L, 1);
-  lua_Integer size = luaL_optinteger(L, si, (lua_Integer)PML_DEFAULT_SIZE);
+/* check_size, check_mode -- an option's value (argument arg, or field
+   name of the options table there) */
+static size_t check_size(lua_State *L, lua_Integer size, int arg) {
   if (size < (lua_Integer)PML_MIN_POOL_SIZE)
-    return luaL_error(L, "pool size %I is below the minimum (pmem.MIN_POOL_SIZE = %I)",
-                      size, (lua_Integer)PML_MIN_POOL_SIZE);
-  lua_Integer mode = luaL_optinteger(L, mi, 0666);
+    luaL_argerror(L, arg, lua_pushfstring(L, "pool size %I is below the minimum "
+                  "(pmem.MIN_POOL_SIZE = %I)", size, (lua_Integer)PML_MIN_POOL_SIZE));
+  return (size_t)size;
+}
+
+static unsigned check_mode(lua_State *L, lua_Integer mode, int arg) {
   if (mode < 0 || mode > 0777)
-    return luaL_argerror(L, mi, lua_pushfstring(L, "mode %I is not permission bits "
-                         "(0 to 511, octal 0777; Lua has no octal literals: write "
-                         "tonumber(\"644\", 8), which is 420)", mode));
+    luaL_argerror(L, arg, lua_pushfstring(L, "mode %I is not permission bits "
+                  "(0 to 511, octal 0777; Lua has no octal literals: write "
+                  "tonumber(\"644\", 8), which is 420)", mode));
+  return (unsigned)mode;
+}
+
+/* opt_integer -- options.name, an integer or nil (dflt) */
+static lua_Integer opt_integer(lua_State *L, int t, const char *name, lua_Integer dflt) {
+  int ty = lua_getfield(L, t, name);
+  int isint;
+  lua_Integer v = lua_tointegerx(L, -1, &isint);
+  if (ty != LUA_TNIL && !isint)
+    luaL_argerror(L, t, lua_pushfstring(L, "option '%s' must be an integer, not %s",
+                                        name, luaL_typename(L, -1)));
+  lua_pop(L, 1);
+  return ty == LUA_TNIL ? dflt : v;
+}
+
+/* read_options -- the options table at t: {size =, mode =, sync =} */
+static void read_options(lua_State *L, int t, pml_Opts *o) {
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    if (strcmp(k, "size") && strcmp(k, "mode") && strcmp(k, "sync"))
+      luaL_argerror(L, t, lua_pushfstring(L, "unknown option %s (the options are "
+                    "size, mode and sync)", lua_type(L, -2) == LUA_TSTRING ?
+                    lua_pushfstring(L, "'%s'", k) : luaL_tolstring(L, -2, NULL)));
+    lua_pop(L, 1);
+  }
+  o->size = check_size(L, opt_integer(L, t, "size", (lua_Integer)PML_DEFAULT_SIZE), t);
+  o->mode = check_mode(L, opt_integer(L, t, "mode", 0666), t);
+  const char *sync = lua_getfield(L, t, "sync") == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  if (sync == NULL && !lua_isnil(L, -1))
+    luaL_argerror(L, t, lua_pushfstring(L, "option 'sync' must be \"full\" or "
+                  "\"normal\", not %s", luaL_typename(L, -1)));
+  if (sync != NULL && strcmp(sync, "full") && strcmp(sync, "normal"))
+    luaL_argerror(L, t, lua_pushfstring(L, "option 'sync' must be \"full\" or "
+                  "\"normal\", not '%s'", sync));
+  o->sync = sync != NULL && strcmp(sync, "normal") == 0 ? PML_SYNC_NORMAL : PML_SYNC_FULL;
+  lua_pop(L, 1);
+}
+
+/* open_pool -- pmem.open and pmem.create: the pool at path (argument 1)
+   opened with flag; its options at stack index si: a table, or the size
+   with the mode at si + 1 */
+static int open_pool(lua_State *L, const char *flag, int si) {
+  const char *path = luaL_checkstring(L, 1);
+  pml_Opts o = { PML_DEFAULT_SIZE, 0666, PML_SYNC_FULL };
+  if (lua_istable(L, si)) {
+    read_options(L, si, &o);
+  } else {
+    o.size = check_size(L, luaL_optinteger(L, si, (lua_Integer)PML_DEFAULT_SIZE), si);
+    o.mode = check_mode(L, luaL_optinteger(L, si + 1, 0666), si + 1);
+  }
   /* the userdata exists (closed) before the pool does: an error later
      leaves nothing half-open */
   lb_Pool *pool = lua_newuserdatauv(L, sizeof *pool, 1);
@@ -274,7 +326,7 @@ static int open_pool(lua_State *L, const char *flag, int si, int mi) {
   lua_newtable(L);
   pool->vattr_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   pool->L = L;
-  int st = pml_pool_open(&pool->core, path, flag[0], (size_t)size, (unsigned)mode);
+  int st = pml_pool_open(&pool->core, path, flag[0], &o);
   /* the last run did not close: collect in full (deferred to close if a
      transaction of another pool is open now) */
   if (st == PML_OK && pml_gc_full_due(&pool->core) && !pool->core.readonly &&
@@ -304,21 +356,52 @@ static int open_pool(lua_State *L, const char *flag, int si, int mi) {
   return 1;
 }
 
-/* pmem.open(path [, flag [, size [, mode]]]) */
+/* pmem.open(path [, flag [, options | size [, mode]]]) */
 int lb_open(lua_State *L) {
   const char *flag = luaL_optstring(L, 2, "w");
   if (strlen(flag) != 1 || strchr("rwcx", flag[0]) == NULL)
     return luaL_error(L, "invalid flag '%s' (expected 'r', 'w', 'c' or 'x')", flag);
-  return open_pool(L, flag, 3, 4);
+  return open_pool(L, flag, 3);
 }
 
-/* pmem.create(path [, size [, mode]]): open with flag "x" */
+/* pmem.create(path [, options | size [, mode]]): open with flag "x" */
 int lb_create(lua_State *L) {
-  return open_pool(L, "x", 2, 3);
+  return open_pool(L, "x", 2);
+}
+
+/* pool:sync() -- every committed change durable now */
+static int pool_sync(lua_State *L) {
+  lb_Pool *pool = lb_checkopen(L, 1);
+  int st = pml_pool_sync(&pool->core);
+  return st == PML_OK ? 0 : lb_raise(L, pool, st);
+}
+
+static void setint(lua_State *L, const char *k, uint64_t v) {
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, k);
+}
+
+/* pool:stats() -- {size, used, free, sync, engine, log} (docs/reference.md) */
+static int pool_stats(lua_State *L) {
+  lb_Pool *pool = lb_checkopen(L, 1);
+  pml_Pool *p = &pool->core;
+  uint64_t used, total;
+  pml_heap_usage(&p->heap, &used, &total);
+  lua_createtable(L, 0, 6);
+  setint(L, "size", p->size);
+  setint(L, "used", used);
+  setint(L, "free", total - used);
+  setint(L, "log", pml_wal_pending(&p->wal));
+  lua_pushstring(L, p->sync == PML_SYNC_NORMAL ? "normal" : "full");
+  lua_setfield(L, -2, "sync");
+  lua_pushstring(L, p->readonly ? "read-only" : p->wal.on ? "log" : "direct");
+  lua_setfield(L, -2, "engine");
+  return 1;
 }
 
 static const luaL_Reg pool_methods[] = {
-  {"close", pool_close}, {"transaction", lb_transaction}, {NULL, NULL}
+  {"close", pool_close}, {"transaction", lb_transaction}, {"sync", pool_sync},
+  {"stats", pool_stats}, {NULL, NULL}
 };
 static const luaL_Reg pool_changes[] = {
   {"gc", pool_collect}, {"table", pool_table}, {"list", pool_list},

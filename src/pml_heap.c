@@ -7,6 +7,7 @@
 */
 #include <string.h>
 
+#include "pml_hash.h"
 #include "pml_heap.h"
 
 #define CHUNKSIZE        ((uint64_t)256 << 10)
@@ -270,6 +271,24 @@ int pml_heap_check(const pml_Heap *h, const char **why) {
   return walk(h, NULL, NULL, why);
 }
 
+void pml_heap_usage(const pml_Heap *h, uint64_t *used, uint64_t *total) {
+  Zone zn;
+  *used = *total = 0;
+  for (uint32_t z = 0; z < h->nzones; z++) {     /* the chunks that fit */
+    uint64_t at = h->zone0 + (uint64_t)z * ZONE_MAX_SIZE + ZONE_META;
+    uint64_t n = at < h->size ? (h->size - at) / CHUNKSIZE : 0;
+    *total += (n < MAX_CHUNK ? n : MAX_CHUNK) * CHUNKSIZE;
+  }
+  for (uint32_t z = 0; z < h->nzones && zone(h, z, &zn); z++)
+    for (uint32_t c = 0; c < zn.nchunks; ) {     /* bounded as walk() */
+      Chunk ch = chunk(h, &zn, c);
+      if (ch.size_idx == 0 || ch.size_idx > zn.nchunks - c) break;
+      if (ch.type == CH_USED || ch.type == CH_RUN) *used += ch.size_idx * CHUNKSIZE;
+      c += ch.size_idx;
+    }
+  if (*used > *total) *used = *total;
+}
+
 /* {====================================================== lanes */
 
 /*
@@ -318,22 +337,5 @@ int pml_heap_check_lanes(const pml_Heap *h, uint64_t lanes_off, uint64_t nlanes,
 /* }====================================================== */
 
 uint64_t pml_heap_lanes_seal(const void *lanes, size_t n) {
-  const unsigned char *b = lanes;
-  uint64_t h[4] = { 0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL,
-                    0x165667b19e3779f9ULL, 0x27d4eb2f165667c5ULL };
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32)              /* four lanes of words at a time */
-    for (int k = 0; k < 4; k++) {
-      uint64_t w;
-      memcpy(&w, b + i + 8 * k, 8);
-      h[k] = (h[k] ^ w) * 0xff51afd7ed558ccdULL;
-      h[k] ^= h[k] >> 31;
-    }
-  uint64_t r = n;
-  for (; i < n; i++) r = (r ^ b[i]) * 0x100000001b3ULL;
-  for (int k = 0; k < 4; k++) {
-    r = (r ^ h[k]) * 0xc4ceb9fe1a85ec53ULL;
-    r ^= r >> 33;
-  }
-  return r ? r : 1;
+  return pml_hash(lanes, n, 0);
 }

@@ -59,6 +59,9 @@ int pml_heap_walk(const pml_Heap *h, int (*fn)(void *ud, const pml_Block *b),
                   void *ud);
 /* check every zone's chunk headers and run headers: 0, or -1 with *why */
 int pml_heap_check(const pml_Heap *h, const char **why);
+/* the bytes of the heap's chunks in use (a run counts whole, however few
+   of its blocks are allocated) and of all its chunks */
+void pml_heap_usage(const pml_Heap *h, uint64_t *used, uint64_t *total);
 #define PML_LANE_SIZE 3072      /* bytes of one lane (pml_heap_check_lanes) */
 
 /* a 64-bit hash of the n bytes of the lanes at lanes (never 0): equal

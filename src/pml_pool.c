@@ -312,6 +312,11 @@ static int check_root(pml_Pool *p, const char *path) {
   return PML_OK;
 }
 
+int pml_pool_sync(pml_Pool *p) {
+  int e = pml_wal_sync(&p->wal);
+  return e ? fail(p, e, "%s: cannot sync the log: %s", p->wal.path, strerror(e)) : PML_OK;
+}
+
 /* }====================================================== */
 
 /* {====================================================== trial open */
@@ -627,10 +632,31 @@ static void unmap(pml_Pool *p) {
 }
 
 /*
-** own_open -- map a cleanly closed pool read-only, without libpmemobj. A
-** shared flock keeps libpmemobj openers (exclusive) out while it is open.
-** Returns PML_OK; PML_EFULL (as "not possible here") if the pool needs
-** libpmemobj: a poolset, or a pool whose last run did not close it.
+** own_map -- map the pool file p->fd for own_open: shared and read-only;
+** or, if the pool has a log (its last run crashed under the log engine),
+** private, with the log's committed frames replayed into the mapping (the
+** file is not written), then read-only. *logged says which.
+*/
+static int own_map(pml_Pool *p, const char *path, int *logged) {
+  char lpath[sizeof p->wal.path], why[sizeof p->err];
+  *logged = pml_wal_path(path, lpath, sizeof lpath) == 0 && access(lpath, F_OK) == 0;
+  void *m = mmap(NULL, p->size, PROT_READ | (*logged ? PROT_WRITE : 0),
+                 *logged ? MAP_PRIVATE : MAP_SHARED, p->fd, 0);
+  if (m == MAP_FAILED) return fail(p, errno, "%s: %s", path, strerror(errno));
+  p->base = m;
+  if (!*logged) return PML_OK;
+  int e = pml_wal_read(lpath, p->fd, m, logged, why, sizeof why);
+  if (e == 0) e = mprotect(m, p->size, PROT_READ) == 0 ? 0 : errno;
+  return e ? fail(p, e, "%s", why) : PML_OK;
+}
+
+/*
+** own_open -- map a pool read-only, without libpmemobj: one cleanly
+** closed, or one whose log gives its last commit (the log engine's lanes
+** hold nothing to recover at a commit). A shared flock keeps libpmemobj
+** openers (exclusive) out while it is open. Returns PML_OK; PML_EFULL (as
+** "not possible here") if the pool needs libpmemobj: a poolset, or a pool
+** whose last run did not close it.
 */
 static int own_open(pml_Pool *p, const char *path) {
   if (p->size == UINT64_MAX) return PML_EFULL;
@@ -646,18 +672,56 @@ static int own_open(pml_Pool *p, const char *path) {
     p->fd = -1;
     return in_use(p, path, e);
   }
-  void *m = mmap(NULL, p->size, PROT_READ, MAP_SHARED, p->fd, 0);
-  if (m == MAP_FAILED) {
-    int e = errno;
-    close(p->fd);
-    p->fd = -1;
-    return fail(p, e, "%s: %s", path, strerror(e));
-  }
-  p->base = m;
-  int st = check_root(p, path);
-  if (st == PML_OK && p->root->state != PML_STATE_CLEAN) st = PML_EFULL;
-  if (st != PML_OK) unmap(p);
+  int logged = 0, st = own_map(p, path, &logged);
+  if (st == PML_OK) st = check_root(p, path);
+  if (st == PML_OK && p->root->state != PML_STATE_CLEAN && !logged) st = PML_EFULL;
+  if (st != PML_OK && p->base != NULL) unmap(p);
+  else if (st != PML_OK) { close(p->fd); p->fd = -1; }
   return st;
+}
+
+/*
+** persistent_memory -- is the file fd on persistent memory, where
+** libpmemobj's own persists are the cheapest durable path? A DAX file
+** (it maps with MAP_SYNC), or libpmem told so (PMEM_IS_PMEM_FORCE=1).
+** PMLUA_ENGINE=direct|log overrides (docs/durability.md).
+*/
+static int persistent_memory(int fd) {
+  const char *e = getenv("PMLUA_ENGINE");
+  if (e != NULL && strcmp(e, "direct") == 0) return 1;
+  if (e != NULL && strcmp(e, "log") == 0) return 0;
+  e = getenv("PMEM_IS_PMEM_FORCE");
+  if (e != NULL && atoi(e) == 1) return 1;
+  void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0);
+  if (m == MAP_FAILED) return 0;
+  munmap(m, 4096);
+  return 1;
+}
+
+/*
+** logged_open -- libpmemobj's open, through the log engine where the file
+** is not persistent memory and the pool is opened to be written: mapped
+** copy-on-write, its persists captured from the start of the open (the
+** recovery of its lanes included). If nothing was captured, libpmemobj
+** does not persist through the engine's hook here: the pool is opened
+** again, directly (nothing reached the file meanwhile).
+*/
+static PMEMobjpool *logged_open(pml_Pool *p, const char *path, const char *lpath, int fd) {
+  int logged = !p->readonly && fd >= 0 && p->size != UINT64_MAX &&
+               !persistent_memory(fd);
+  if (logged && pml_wal_begin(&p->wal, path, dup(fd), p->sync) != 0) {
+    pml_wal_end(&p->wal, 0);
+    logged = 0;
+  }
+  set_cow(p->readonly || logged);
+  PMEMobjpool *pop = lib_open(p, path, lpath);
+  set_cow(0);
+  if (!logged) return pop;
+  if (pop != NULL && pml_wal_attach(&p->wal, (const char *)pop, p->size) == 0)
+    return pop;
+  if (pop != NULL) pmemobj_close(pop);
+  pml_wal_end(&p->wal, 0);
+  return pop != NULL ? lib_open(p, path, lpath) : NULL;
 }
 
 /*
@@ -677,11 +741,7 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   const char *lpath = fpath[0] ? fpath : path;
   int skip = created, st = created ? PML_OK : sealed(p, path, &skip);
   if (st == PML_OK && !skip) st = trial_open(p, path, lpath, fd, p->readonly);
-  if (st == PML_OK) {
-    set_cow(p->readonly);
-    p->pop = lib_open(p, path, lpath);
-    set_cow(0);
-  }
+  if (st == PML_OK) p->pop = logged_open(p, path, lpath, fd);
   if (fd >= 0) close(fd);
   if (st != PML_OK) return st;
   if (p->pop == NULL) return PML_ESYS;
@@ -696,6 +756,7 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
     st = fail(p, EINVAL, "%s: damaged pool (%s)", path, why);
   if (st != PML_OK) {
     pmemobj_close(p->pop);
+    pml_wal_end(&p->wal, 0);
     p->pop = NULL;
     p->base = NULL;
     p->root = NULL;
@@ -707,16 +768,41 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   return PML_OK;
 }
 
-static int open_file(pml_Pool *p, const char *path, int flag, size_t size,
-                     unsigned mode) {
+/*
+** recover_log -- replay the log a run left beside the pool (pml_wal.h)
+** before anything else reads the file, under an exclusive flock (a pool
+** open elsewhere holds libpmemobj's, and owns the log)
+*/
+static int recover_log(pml_Pool *p, const char *path) {
+  char lpath[sizeof p->wal.path];
+  if (pml_wal_path(path, lpath, sizeof lpath) != 0 || access(lpath, F_OK) != 0)
+    return PML_OK;
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return fail(p, errno, "%s: the pool was not closed cleanly; replaying its log "
+                "%s needs write permission to the pool (open it once with 'w')", path, lpath);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    close(fd);
+    return in_use(p, path, e);
+  }
+  char why[sizeof p->err];
+  int e = pml_wal_recover(lpath, fd, why, sizeof why);
+  close(fd);
+  return e ? fail(p, e, "%s", why) : PML_OK;
+}
+
+static int open_file(pml_Pool *p, const char *path, int flag, const pml_Opts *o) {
   int created = 0;
   if (flag == 'x' || (flag == 'c' && access(path, F_OK) != 0 && errno == ENOENT)) {
-    int st = create(p, path, size, mode);
+    int st = create(p, path, o->size, o->mode);
     if (st != PML_OK && !(flag == 'c' && p->errnum == EEXIST)) return st;
     created = st == PML_OK;
   }
   p->readonly = flag == 'r';
+  p->sync = o->sync;
   int st = precheck(p, path);
+  if (st == PML_OK && !p->readonly) st = recover_log(p, path);
   if (st != PML_OK) return st;
   if (p->readonly) {
     st = own_open(p, path);
@@ -743,11 +829,10 @@ static void lanes_env(void) {
   setenv("PMEMOBJ_NLANES", v, 1);
 }
 
-int pml_pool_open(pml_Pool *p, const char *path, int flag, size_t size,
-                  unsigned mode) {
+int pml_pool_open(pml_Pool *p, const char *path, int flag, const pml_Opts *o) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, lanes_env);
-  int st = open_file(p, path, flag, size, mode);
+  int st = open_file(p, path, flag, o);
   if (st == PML_OK) {
     pml_fault_watch(p->base, p->size, path);
     pool_opened(p, path);
@@ -779,7 +864,8 @@ void pml_pool_reserve(pml_Pool *p) {
   PMEMoid o = pmemobj_reserve(p->pop, &act[0], PML_LOGBUF_SIZE, PML_TLOG);
   if (OID_IS_NULL(o)) return;
   pmemobj_set_value(p->pop, &act[1], &p->root->logbuf, o.off);
-  if (pmemobj_publish(p->pop, act, 2) == 0) p->logbuf = o.off;
+  if (pmemobj_publish(p->pop, act, 2) == 0 && pml_wal_commit(&p->wal) == 0)
+    p->logbuf = o.off;
 }
 
 /*
@@ -792,6 +878,7 @@ void pml_pool_reserve(pml_Pool *p) {
 void pml_pool_recycle(pml_Pool *p) {
   if (p->pop == NULL || p->readonly || pml_tx_active(p)) return;
   (void)pmemobj_defrag(p->pop, NULL, 0, NULL);
+  (void)pml_wal_commit(&p->wal);             /* a failure refuses later changes */
 }
 
 int pml_pool_start_run(pml_Pool *p) {
@@ -823,8 +910,13 @@ void pml_pool_close(pml_Pool *p, int clean) {
   if (p->pop == NULL) {
     unmap(p);
   } else {
+    /* a clean close of a run that committed nothing leaves the file as it
+       was; the others keep every page the run changed */
+    int keep = clean && (p->wal.commits > 0 || p->crashed);
     if (!p->readonly && clean) seal(p);
+    if (keep) pml_wal_dirty(&p->wal);
     pmemobj_close(p->pop);
+    pml_wal_end(&p->wal, keep);
   }
   p->epoch++;
   p->pop = NULL;

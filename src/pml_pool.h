@@ -17,6 +17,7 @@
 #include "pml_map.h"
 #include "pml_ref.h"
 #include "pml_tx.h"
+#include "pml_wal.h"
 
 /* statuses of core operations (0 is success) */
 enum {
@@ -71,6 +72,8 @@ typedef struct pml_Pool {
   pml_TxState tx;           /* pml_tx.c: the open transaction, its journal */
   pml_RefState ref;         /* pml_ref.c: suspects, born containers */
   pml_GcState gc;           /* pml_gc.c: collection pacing, recovery */
+  pml_Wal wal;              /* pml_wal.c: the log engine (wal.on) */
+  int sync;                 /* PML_SYNC_FULL or PML_SYNC_NORMAL, as opened */
   const pml_Hooks *hooks;
   void *hookud;
   uint64_t dev, ino;         /* the file, while open (pml_pool.c's list) */
@@ -89,10 +92,18 @@ typedef struct pml_Pool {
    against the heap's own metadata (pml_heap.h). */
 
 void pml_pool_init(pml_Pool *p, const pml_Hooks *hooks, void *hookud);
-/* flag: 'r', 'w', 'c' or 'x'; size and mode (permission bits, the umask
-   applies) are for creation only */
-int pml_pool_open(pml_Pool *p, const char *path, int flag, size_t size,
-                  unsigned mode);
+/* how a pool is opened: size and mode (permission bits, the umask
+   applies) are for creation only; sync is PML_SYNC_FULL or _NORMAL */
+typedef struct pml_Opts {
+  size_t size;
+  unsigned mode;
+  int sync;
+} pml_Opts;
+
+/* flag: 'r', 'w', 'c' or 'x' */
+int pml_pool_open(pml_Pool *p, const char *path, int flag, const pml_Opts *o);
+/* make every committed change durable now */
+int pml_pool_sync(pml_Pool *p);
 /* mark the run as started (state OPEN): after any recovery at open */
 int pml_pool_start_run(pml_Pool *p);
 /* give the pool its log reserve if it has none (outside transactions) */

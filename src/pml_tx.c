@@ -38,8 +38,19 @@ void pml_tx_free_state(pml_Pool *p) {
   pml_map_free(&p->tx.lens);
 }
 
+/* log_failed -- the message for a pool whose log could not be written */
+static int log_failed(pml_Pool *p) {
+  p->errnum = p->wal.err;
+  snprintf(p->err, sizeof p->err, "%.300s: cannot write the pool's log (%s): the "
+           "last change is not durable and no more are accepted; close and reopen "
+           "the pool (it holds every change committed before)", p->wal.path,
+           strerror(p->wal.err));
+  return PML_ESYS;
+}
+
 int pml_tx_open(pml_Pool *p) {
   if (p->tx.open) return PML_OK;
+  if (p->wal.err) return log_failed(p);
   if (pmemobj_tx_stage() != TX_STAGE_NONE) {     /* another pool's transaction */
     snprintf(p->err, sizeof p->err, "a transaction of another pool is open");
     p->errnum = EBUSY;
@@ -113,6 +124,7 @@ int pml_tx_commit(pml_Pool *p) {
   int e = pmemobj_tx_end();
   end(p, committed);
   if (!committed) return status(p, e ? e : ECANCELED);
+  if (pml_wal_commit(&p->wal) != 0) return log_failed(p);
   /* room freed for one size becomes room for any once the runs it leaves
      empty are given back: do it for every eighth of the pool freed */
   p->tx.freed += p->tx.freebytes;

@@ -39,7 +39,9 @@ local BATCH, KEYS = 400, 200
 
 local function big(path, seed)
   math.randomseed(seed)
-  local pool = assert(pmem.open(path, "c", 64 * 1024 * 1024))
+  -- PMLUA_CRASH_SYNC: the durability level (docs/durability.md)
+  local sync = os.getenv("PMLUA_CRASH_SYNC") or "full"
+  local pool = assert(pmem.open(path, "c", { size = 64 * 1024 * 1024, sync = sync }))
   if pool.root == nil then
     pool:transaction(function()
       local t = {}

@@ -91,13 +91,31 @@ end
 -- run a Lua chunk in a child pmlua process: returns stdout, exit code, stderr.
 -- The chunk sees its extra arguments as ... and arg.
 function M.child(src, ...)
+  return M.child_env("", src, ...)
+end
+
+-- like child, with environment assignments env ("NAME=value ...")
+function M.child_env(env, src, ...)
   local f = os.tmpname()
   local h = assert(io.open(f, "w")); h:write(src); h:close()
   local args = {}
   for i = 1, select("#", ...) do args[i] = sh_quote(select(i, ...)) end
-  local out, code, err = M.run_cmd(sh_quote(M.PMLUA) .. " " .. f .. " " .. table.concat(args, " "))
+  local out, code, err = M.run_cmd(env .. " " .. sh_quote(M.PMLUA) .. " " .. f .. " "
+                                   .. table.concat(args, " "))
   os.remove(f)
   return out, code, err
+end
+
+-- the engine of a run that leaves a pool file marked open when it dies:
+-- the direct one (the log engine leaves the file at its last checkpoint and
+-- the changes since in PATH-wal; docs/durability.md)
+M.DIRECT = "PMLUA_ENGINE=direct"
+
+-- like child_env, but asserts a zero exit and returns stdout
+function M.child_env_ok(env, src, ...)
+  local out, code, err = M.child_env(env, src, ...)
+  if code ~= 0 then error("child failed (" .. tostring(code) .. "): " .. err .. out, 2) end
+  return out
 end
 
 -- like child, but asserts a zero exit and returns stdout

@@ -16,6 +16,7 @@ local MIN_KILLS = 50
 local MAX_KILLS = 400
 local BUDGET = tonumber(os.getenv("PMLUA_CRASH_SECONDS")) or 25  -- keep killing this long
 local CHILD = "tests/crash_child.lua"
+local SPAWN_ENV = ""                -- environment assignments for the child
 
 local function now()
   local p = io.popen("date +%s.%N")
@@ -31,8 +32,8 @@ end
 local function spawn(...)
   local args = {}
   for i = 1, select("#", ...) do args[i] = q(select(i, ...)) end
-  local cmd = ("sh -c 'echo $$; exec \"$0\" \"$@\"' %s %s %s 2>&1"):format(
-    q(helper.PMLUA), CHILD, table.concat(args, " "))
+  local cmd = ("%s sh -c 'echo $$; exec \"$0\" \"$@\"' %s %s %s 2>&1"):format(
+    SPAWN_ENV, q(helper.PMLUA), CHILD, table.concat(args, " "))
   local p = assert(io.popen(cmd, "r"))
   local pid = tonumber(p:read("l"))
   assert(pid, "no pid from the child")
@@ -44,11 +45,11 @@ end
 -- committed a transaction), or (early) 0-30 ms after it was spawned, while
 -- it may still be opening the pool; returns true if it had started
 local function kill_at_random(p, pid, early, committed)
-  local started = false
+  local started, line = false, nil
   if early then
     sleep(math.random() * 0.03)
   else
-    local line = p:read("l")
+    line = p:read("l")
     if not line or not line:match("^started %d+$") then
       os.execute("kill -9 " .. pid .. " 2>/dev/null")
       lu.fail("the child did not start: " .. tostring(line) .. "\n" .. (p:read("a") or ""))
@@ -66,7 +67,9 @@ local function kill_at_random(p, pid, early, committed)
   -- the child must die of the signal, not of an error of its own
   lu.assertTrue((how == "signal" and code == 9) or (how == "exit" and code == 137),
                 ("the child ended by itself (%s %s): %s"):format(how, code, rest))
-  return started
+  local returned = line and tonumber(line:match("^committed (%d+)"))
+  for n in rest:gmatch("committed (%d+)") do returned = tonumber(n) end
+  return started, returned
 end
 
 -- check -- open the pool read-only and verify every invariant; returns
@@ -177,7 +180,9 @@ end
 -- all of a batch or none of it
 local BIG_KILLS = 20
 
-local function check_big(path, prev, started)
+-- check_big(path, prev, started, returned) -- the invariants of the big
+-- pool; every batch whose commit had returned (the child printed it) is in
+local function check_big(path, prev, started, returned)
   local pool, err = pmem.open(path, "r")
   if not pool then
     lu.assertFalse(started, "the pool does not open after kill -9: " .. tostring(err))
@@ -201,13 +206,17 @@ local function check_big(path, prev, started)
   for _ in pairs(t) do n = n + 1 end
   lu.assertEquals(n, 200)
   if prev then lu.assertTrue(b >= prev, "committed batches were lost") end
+  if returned then
+    lu.assertTrue(b >= returned, ("batch %d had returned, the pool holds %d"):format(returned, b))
+  end
   pool:close()
   return b
 end
 
-function test_kill9_in_large_transactions()
+local function kill_big(sync)
   local path = helper.pool_path("big.pmem")
   math.randomseed(os.time() + 1)
+  SPAWN_ENV = "PMLUA_CRASH_SYNC=" .. sync
   local prev, started, early = nil, false, 0
   for kill = 1, BIG_KILLS do
     local p, pid = spawn("big", path, math.random(1, 1 << 30))
@@ -215,12 +224,24 @@ function test_kill9_in_large_transactions()
     if is_early then early = early + 1 end
     -- every third kill comes after a commit, so that some batches commit
     -- however slow the machine (sanitizers, load) makes a batch
-    started = kill_at_random(p, pid, is_early, kill % 3 == 1) or started
-    prev = check_big(path, prev, started) or prev
+    local s, returned = kill_at_random(p, pid, is_early, kill % 3 == 1)
+    started = s or started
+    prev = check_big(path, prev, started, returned) or prev
   end
-  print(("\n  kill -9 in large transactions: %d kills (%d while opening), %d batches committed")
-        :format(BIG_KILLS, early, prev or 0))
+  SPAWN_ENV = ""
+  print(("\n  kill -9 in large transactions (sync = %q): %d kills (%d while opening), "
+         .. "%d batches committed"):format(sync, BIG_KILLS, early, prev or 0))
   lu.assertTrue(prev and prev > 0, "no batch ever committed")
+end
+
+function test_kill9_in_large_transactions()
+  kill_big("full")
+end
+
+-- "normal": a commit is in the log, not yet synced, when it returns; a
+-- killed process loses none of them (the page cache keeps the log)
+function test_kill9_normal_loses_no_commit()
+  kill_big("normal")
 end
 
 os.exit(lu.LuaUnit.run())

@@ -1011,4 +1011,61 @@ function TestForeign:test_refused_open_changes_nothing()
   lu.assertEquals(out, "1\n")
 end
 
+TestOptions = {}
+
+function TestOptions:test_options_table_and_positional_forms()
+  local path = helper.pool_path()
+  local p = assert(pmem.create(path, { size = pmem.MIN_POOL_SIZE, mode = 384, sync = "normal" }))
+  local st = p:stats()
+  lu.assertEquals({ st.size, st.sync, st.engine }, { pmem.MIN_POOL_SIZE, "normal", "log" })
+  p:close()
+  lu.assertEquals(helper.run_cmd("stat -c %a " .. q(path)), "600\n")
+  p = assert(pmem.open(path, "w", {}))
+  lu.assertEquals(p:stats().sync, "full", "the level is per open, full by default")
+  p:close()
+  local path2 = helper.pool_path()
+  p = assert(pmem.open(path2, "x", pmem.MIN_POOL_SIZE, 384))
+  lu.assertEquals(p:stats().size, pmem.MIN_POOL_SIZE)
+  p:close()
+end
+
+function TestOptions:test_bad_options_raise()
+  local path = helper.pool_path()
+  local cases = {
+    { { sizes = 1 }, "unknown option 'sizes' (the options are size, mode and sync)" },
+    { { sync = "fast" }, [[option 'sync' must be "full" or "normal", not 'fast']] },
+    { { sync = 1 }, [[option 'sync' must be "full" or "normal", not number]] },
+    { { size = "big" }, "option 'size' must be an integer, not string" },
+    { { size = 1024 }, "pool size 1024 is below the minimum" },
+    { { mode = 644 * 100 }, "mode 64400 is not permission bits" },
+    { { [1] = true }, "unknown option 1" },
+  }
+  for _, c in ipairs(cases) do
+    local ok, err = pcall(pmem.create, path, c[1])
+    lu.assertFalse(ok)
+    lu.assertStrMatches(err, "bad argument #2 to '[%w.]*create' .*")
+    lu.assertStrContains(err, c[2])
+  end
+  lu.assertFalse(io.open(path) ~= nil, "nothing was created")
+end
+
+function TestOptions:test_stats_follow_the_pool()
+  local p, path = helper.newpool()
+  local before = p:stats()
+  lu.assertTrue(before.used > 0 and before.free > 0)
+  lu.assertTrue(before.used + before.free <= before.size)
+  p.root = { blob = string.rep("x", 3 * 1024 * 1024) }
+  local after = p:stats()
+  lu.assertTrue(after.used >= before.used + 3 * 1024 * 1024, "used grows by what was stored")
+  lu.assertTrue(after.log > 3 * 1024 * 1024, "the change is in the log")
+  p:sync()
+  p:close()
+  lu.assertFalse(io.open(path .. "-wal") ~= nil, "a clean close removes the log")
+  local r = assert(pmem.open(path, "r"))
+  lu.assertEquals(r:stats().engine, "read-only")
+  lu.assertEquals(#r.root.blob, 3 * 1024 * 1024)
+  r:close()
+  lu.assertErrorMsgContains("pool is closed", function() r:stats() end)
+end
+
 os.exit(lu.LuaUnit.run())

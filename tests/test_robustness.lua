@@ -124,7 +124,7 @@ TestDamage = {}
 -- collection at the open after an unclean run: an error, never a crash
 function TestDamage.test_full_collection_reports_damaged_garbage()
   local path = helper.pool_path()
-  helper.child_ok([[
+  helper.child_env_ok(helper.DIRECT, [[
     local pool = assert(pmem.open(..., "c", pmem.MIN_POOL_SIZE))
     pool.root = { keep = 1 }
     ORPHAN = pool:table { marker = "ORPHAN-MARKER-0123456789" }

@@ -1,0 +1,638 @@
+/*
+** pml_wal.c -- the log engine (pml_wal.h): capture of the ranges
+** libpmemobj persists, the log's frames, replay and checkpoints.
+**
+** The log file: a 32-byte header (magic "PMLUAWAL", version, the pool's
+** uuid, a salt drawn when the log is created or restarted), then frames.
+** A frame: magic, flags (FRAME_COMMIT on the last frame of a commit), the
+** payload's length, the salt, and a checksum chained from the previous
+** frame's (the first from the header's), then the payload: records of
+** (offset in the pool, length, bytes padded to 8). Replay takes the frames
+** in order while magic, salt, bounds and checksums hold, and applies those
+** up to the last commit frame among them.
+**
+** Crash safety: the pool file is written only by replay, and only with
+** frames whose commit frame is in the log; the log is restarted (new salt,
+** synced) only after the pool file holding its frames is synced. So the
+** file and its log give, at every instant, the state after some commit.
+*/
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pml_hash.h"
+#include "pml_wal.h"
+
+#define LOG_MAGIC     "PMLUAWAL"
+#define LOG_VERSION   1
+#define LOG_HDR       32            /* magic, version, uuid, salt */
+#define FRAME_MAGIC   0x464c4d50u   /* "PMLF" */
+#define FRAME_HDR     32            /* magic, flags, length, salt, checksum */
+#define FRAME_COMMIT  1u
+#define REC_HDR       16            /* offset, length */
+#define SPILL         ((size_t)4 << 20)   /* captured bytes past which a
+                                             frame is written at once */
+#define FRAME_MAX     (SPILL + 2 * REC_HDR + 16)
+#define CHECKPOINT_AT ((uint64_t)16 << 20)  /* log bytes that trigger one;
+                                               PMLUA_WAL_CHECKPOINT */
+#define POOL_UUID     40            /* the pool header's uuid (16 bytes) */
+
+#define pad8(n)       (((n) + 7) & ~(size_t)7)
+
+/* {====================================================== bytes */
+
+static void put64(unsigned char *b, uint64_t v) { memcpy(b, &v, 8); }
+static uint64_t get64(const unsigned char *b) { uint64_t v; memcpy(&v, b, 8); return v; }
+
+/* full_pwrite -- write all n bytes of b at off: 0 or an errno */
+static int full_pwrite(int fd, const void *b, size_t n, uint64_t off) {
+  const char *s = b;
+  while (n > 0) {
+    ssize_t k = pwrite(fd, s, n, (off_t)off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return k < 0 ? errno : EIO;
+    s += k; n -= (size_t)k; off += (uint64_t)k;
+  }
+  return 0;
+}
+
+/* full_pread -- read all n bytes at off into b: 0, or -1 (short or error) */
+static int full_pread(int fd, void *b, size_t n, uint64_t off) {
+  char *s = b;
+  while (n > 0) {
+    ssize_t k = pread(fd, s, n, (off_t)off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return -1;
+    s += k; n -= (size_t)k; off += (uint64_t)k;
+  }
+  return 0;
+}
+
+/* pool_uuid -- the pool file's uuid, folded to 64 bits (0 if unreadable) */
+static uint64_t pool_uuid(int pfd) {
+  unsigned char u[16];
+  if (full_pread(pfd, u, sizeof u, POOL_UUID) != 0) return 0;
+  return get64(u) ^ get64(u + 8);
+}
+
+/* frame_sum -- a frame's checksum, chained from prev */
+static uint64_t frame_sum(uint64_t prev, uint32_t flags, uint64_t salt,
+                          const void *payload, size_t len) {
+  uint64_t seed = prev ^ (salt * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)flags << 56);
+  return pml_hash(payload, len, seed);
+}
+
+static void header(unsigned char h[LOG_HDR], uint64_t uuid, uint64_t salt) {
+  memcpy(h, LOG_MAGIC, 8);
+  put64(h + 8, LOG_VERSION);
+  put64(h + 16, uuid);
+  put64(h + 24, salt);
+}
+
+/* }====================================================== */
+
+/* {====================================================== replay */
+
+typedef struct Scan {
+  int lfd, pfd;             /* pfd < 0 and mem NULL: check only */
+  char *mem;                /* apply to this mapping of the pool instead */
+  uint64_t lsize, psize;
+  uint64_t salt, chain;
+  unsigned char *buf;
+  uint64_t commit_end;      /* end of the last commit frame seen */
+} Scan;
+
+/* records_ok -- do the records of payload b (n bytes) stay inside the pool? */
+static int records_ok(const unsigned char *b, size_t n, uint64_t psize) {
+  size_t r = 0;
+  while (r < n) {
+    if (n - r < REC_HDR) return 0;
+    uint64_t off = get64(b + r), len = get64(b + r + 8);
+    if (len > n - r - REC_HDR || off > psize || len > psize - off) return 0;
+    r += REC_HDR + pad8(len);
+  }
+  return r == n;
+}
+
+/* apply_records -- the records of a frame (checked) into the pool file
+   pfd, or into the pool mapped at mem */
+static int apply_records(int pfd, char *mem, const unsigned char *b, size_t n) {
+  for (size_t r = 0; r < n;) {
+    uint64_t off = get64(b + r), len = get64(b + r + 8);
+    int e = 0;
+    if (mem != NULL) memcpy(mem + off, b + r + REC_HDR, len);
+    else e = full_pwrite(pfd, b + r + REC_HDR, len, off);
+    if (e) return e;
+    r += REC_HDR + pad8(len);
+  }
+  return 0;
+}
+
+/*
+** scan -- walk the frames from LOG_HDR while they hold; with s->pfd >= 0,
+** apply those that end at or before upto. Sets s->commit_end. 0 or errno
+** (of a write to the pool).
+*/
+static int scan(Scan *s, uint64_t upto) {
+  uint64_t pos = LOG_HDR;
+  s->commit_end = LOG_HDR;
+  while (s->lsize - pos >= FRAME_HDR) {
+    unsigned char h[FRAME_HDR];
+    if (full_pread(s->lfd, h, FRAME_HDR, pos) != 0) break;
+    uint32_t magic, flags;
+    memcpy(&magic, h, 4);
+    memcpy(&flags, h + 4, 4);
+    uint64_t len = get64(h + 8);
+    if (magic != FRAME_MAGIC || get64(h + 16) != s->salt || len > FRAME_MAX ||
+        len > s->lsize - pos - FRAME_HDR || (flags & ~FRAME_COMMIT) != 0)
+      break;
+    if (full_pread(s->lfd, s->buf, len, pos + FRAME_HDR) != 0) break;
+    uint64_t sum = frame_sum(s->chain, flags, s->salt, s->buf, len);
+    if (sum != get64(h + 24) || !records_ok(s->buf, len, s->psize)) break;
+    s->chain = sum;
+    pos += FRAME_HDR + len;
+    if ((s->pfd >= 0 || s->mem != NULL) && pos <= upto) {
+      int e = apply_records(s->pfd, s->mem, s->buf, len);
+      if (e) return e;
+    }
+    if (flags & FRAME_COMMIT) s->commit_end = pos;
+  }
+  return 0;
+}
+
+/*
+** replay -- apply the committed frames of the log lfd (checked header,
+** salt) to the pool file pfd and sync it, or, with mem, to the pool
+** mapped there (size bytes, the file's). 0 or an errno.
+*/
+static int replay(int lfd, int pfd, char *mem, uint64_t salt, uint64_t chain0) {
+  struct stat ls, ps;
+  if (fstat(lfd, &ls) != 0 || fstat(pfd, &ps) != 0) return errno;
+  Scan s = { lfd, -1, NULL, (uint64_t)ls.st_size, (uint64_t)ps.st_size, salt,
+             chain0, malloc(FRAME_MAX), LOG_HDR };
+  if (s.buf == NULL) return ENOMEM;
+  int e = scan(&s, 0);
+  uint64_t upto = s.commit_end;
+  if (e == 0 && upto > LOG_HDR) {
+    s.pfd = mem ? -1 : pfd;
+    s.mem = mem;
+    s.chain = chain0;
+    e = scan(&s, upto);
+    if (e == 0 && mem == NULL && fdatasync(pfd) != 0) e = errno;
+  }
+  free(s.buf);
+  return e;
+}
+
+int pml_wal_path(const char *path, char *out, size_t n) {
+  return snprintf(out, n, "%s-wal", path) < (int)n ? 0 : -1;
+}
+
+/*
+** load -- check the log at lpath against the pool file pfd and replay its
+** committed frames (into the file, or into mem): 0 (also if there is no
+** log, or only a header torn at its creation; *found says if there was
+** one), or an errno with a message in err
+*/
+static int load(const char *lpath, int pfd, char *mem, int *found, char *err,
+                size_t errlen) {
+  *found = 0;
+  int lfd = open(lpath, O_RDONLY | O_CLOEXEC);
+  if (lfd < 0) {
+    if (errno == ENOENT) return 0;
+    snprintf(err, errlen, "%s: %s", lpath, strerror(errno));
+    return errno;
+  }
+  *found = 1;
+  unsigned char h[LOG_HDR];
+  struct stat st;
+  int e = 0;
+  if (fstat(lfd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    e = EINVAL;
+    snprintf(err, errlen, "%s: not a pmlua log (not a regular file)", lpath);
+  } else if (st.st_size >= LOG_HDR && full_pread(lfd, h, LOG_HDR, 0) == 0 &&
+             memcmp(h, LOG_MAGIC, 8) == 0) {
+    if (get64(h + 8) != LOG_VERSION) {
+      e = EINVAL;
+      snprintf(err, errlen, "%s: log version %llu is not supported", lpath,
+               (unsigned long long)get64(h + 8));
+    } else if (get64(h + 16) != pool_uuid(pfd)) {
+      e = EINVAL;
+      snprintf(err, errlen, "%s: the log of another pool (move it away to open "
+               "this one)", lpath);
+    } else if ((e = replay(lfd, pfd, mem, get64(h + 24), pml_hash(h, LOG_HDR, 0))) != 0) {
+      snprintf(err, errlen, "%s: cannot replay the log: %s", lpath, strerror(e));
+    }
+  } else if (st.st_size >= LOG_HDR) {
+    e = EINVAL;
+    snprintf(err, errlen, "%s: not a pmlua log (move it away to open the pool)", lpath);
+  }                                   /* shorter: torn at creation, empty */
+  close(lfd);
+  return e;
+}
+
+int pml_wal_recover(const char *lpath, int pfd, char *err, size_t errlen) {
+  int found, e = load(lpath, pfd, NULL, &found, err, errlen);
+  if (e == 0 && found) unlink(lpath);
+  return e;
+}
+
+int pml_wal_read(const char *lpath, int pfd, char *mem, int *found, char *err,
+                 size_t errlen) {
+  return load(lpath, pfd, mem, found, err, errlen);
+}
+
+/* }====================================================== */
+
+/* {====================================================== the log */
+
+static int fail(pml_Wal *w, int e) {
+  if (w->err == 0) w->err = e ? e : EIO;
+  return w->err;
+}
+
+static uint64_t new_salt(void) {
+  uint64_t s = 0;
+  if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    s = (uint64_t)t.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid() << 32 ^ (uint64_t)t.tv_sec;
+  }
+  return s ? s : 1;
+}
+
+/* restart -- a new generation: header with a new salt, synced (stale
+   frames behind it no longer chain) */
+static int restart(pml_Wal *w) {
+  unsigned char h[LOG_HDR];
+  w->salt = new_salt();
+  header(h, w->uuid, w->salt);
+  int e = full_pwrite(w->fd, h, LOG_HDR, 0);
+  if (e == 0 && fdatasync(w->fd) != 0) e = errno;
+  if (e) return fail(w, e);
+  w->chain = pml_hash(h, LOG_HDR, 0);
+  w->end = w->commits_end = LOG_HDR;
+  return 0;
+}
+
+/* sync_dir -- make the log's name durable in its directory */
+static void sync_dir(const char *lpath) {
+  char d[sizeof ((pml_Wal *)0)->path];
+  snprintf(d, sizeof d, "%s", lpath);
+  int fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) { fsync(fd); close(fd); }
+}
+
+static int create_log(pml_Wal *w) {
+  w->fd = open(w->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, w->mode);
+  if (w->fd < 0) return fail(w, errno);
+  if (restart(w) != 0) return w->err;
+  sync_dir(w->path);
+  return 0;
+}
+
+/* frame -- write the n bytes of records at b as a frame (flags) */
+static int frame(pml_Wal *w, uint32_t flags, const unsigned char *b, size_t n) {
+  unsigned char h[FRAME_HDR];
+  uint32_t magic = FRAME_MAGIC;
+  uint64_t sum = frame_sum(w->chain, flags, w->salt, b, n);
+  memcpy(h, &magic, 4);
+  memcpy(h + 4, &flags, 4);
+  put64(h + 8, n);
+  put64(h + 16, w->salt);
+  put64(h + 24, sum);
+  int e = full_pwrite(w->fd, h, FRAME_HDR, w->end);
+  if (e == 0) e = full_pwrite(w->fd, b, n, w->end + FRAME_HDR);
+  if (e) return fail(w, e);
+  w->chain = sum;
+  w->end += FRAME_HDR + n;
+  return 0;
+}
+
+/* emit -- write the captured ranges as frames of at most SPILL bytes (cut
+   between records), the last with flags */
+static int emit(pml_Wal *w, uint32_t flags) {
+  if (w->err) return w->err;
+  if (w->fd < 0 && create_log(w) != 0) return w->err;
+  size_t at = 0;
+  do {
+    size_t n = 0;
+    while (at + n < w->len) {
+      size_t r = REC_HDR + pad8(get64(w->buf + at + n + 8));
+      if (n > 0 && n + r > SPILL) break;
+      n += r;
+    }
+    if (frame(w, at + n == w->len ? flags : 0, w->buf + at, n) != 0) return w->err;
+    at += n;
+  } while (at < w->len);
+  w->len = 0;
+  pml_map_clear(&w->pages);
+  return 0;
+}
+
+/* room -- make room for n more captured bytes: grow the buffer up to
+   SPILL, past it write a frame first (not while the pool is opening: the
+   records hold addresses then) */
+static int room(pml_Wal *w, size_t n) {
+  if (w->len + n <= w->cap) return 0;
+  if (w->len > 0 && w->len + n > SPILL && w->base != NULL && emit(w, 0) != 0)
+    return -1;
+  if (w->len + n <= w->cap) return 0;
+  size_t cap = w->cap ? w->cap : 4096;
+  while (cap < w->len + n) cap *= 2;
+  unsigned char *b = realloc(w->buf, cap);
+  if (b == NULL) return fail(w, ENOMEM), -1;
+  w->buf = b;
+  w->cap = cap;
+  return 0;
+}
+
+/*
+** capture_page -- the page at pg, as it is now, into the next frame: a
+** page already in it is copied again in place. Keys of w->pages are the
+** page's offset (its address while the pool opens) plus 1.
+*/
+static void capture_page(pml_Wal *w, const char *pg) {
+  uint64_t key = (w->base ? (uint64_t)(pg - w->base) : (uint64_t)(uintptr_t)pg) + 1;
+  pml_MapSlot *s = pml_map_find(&w->pages, key);
+  if (s != NULL) {
+    memcpy(w->buf + s->val + REC_HDR, pg, PML_WAL_PAGE);
+    return;
+  }
+  if (room(w, REC_HDR + PML_WAL_PAGE) != 0) return;   /* may write a frame */
+  int isnew;
+  if ((s = pml_map_put(&w->pages, key, &isnew)) == NULL) {
+    fail(w, ENOMEM);
+    return;
+  }
+  s->val = w->len;
+  unsigned char *r = w->buf + w->len;
+  put64(r, key - 1);
+  put64(r + 8, PML_WAL_PAGE);
+  memcpy(r + REC_HDR, pg, PML_WAL_PAGE);
+  w->len += REC_HDR + PML_WAL_PAGE;
+}
+
+/*
+** capture -- the pages holding the n bytes persisted at a. Whole pages, as
+** msync writes them: libpmemobj on a file that is not persistent memory is
+** made for msync, and a crash image holding only the bytes it persisted
+** (even in whole cache lines) was found to break its heap on recovery.
+*/
+static void capture(pml_Wal *w, const char *a, size_t n) {
+  if (w->err || n == 0) return;
+  uintptr_t p = (uintptr_t)a & ~(uintptr_t)(PML_WAL_PAGE - 1), e = (uintptr_t)a + n;
+  for (; p < e && !w->err; p += PML_WAL_PAGE) capture_page(w, (const char *)p);
+}
+
+/* }====================================================== */
+
+/* {====================================================== capture hook */
+
+static pml_Wal *logged;                      /* attached logs */
+static pthread_mutex_t logged_mu = PTHREAD_MUTEX_INITIALIZER;
+static __thread pml_Wal *opening;           /* capturing an open */
+
+static pml_Wal *logged_at(const char *a, size_t n) {
+  pthread_mutex_lock(&logged_mu);
+  pml_Wal *w = logged;
+  while (w != NULL && !((uintptr_t)a >= (uintptr_t)w->base &&
+                        (uintptr_t)a - (uintptr_t)w->base < w->size))
+    w = w->next;
+  pthread_mutex_unlock(&logged_mu);
+  if (w != NULL && n > w->size - (uint64_t)(a - w->base)) w = NULL;
+  return w;
+}
+
+/*
+** pmem_msync -- libpmem's, as libpmemobj calls it to persist a range of a
+** pool that is not persistent memory. This definition comes first in the
+** symbol lookup (the executable's, or pmem.so's ahead of libpmem in its
+** own lookup scope): ranges of a logged pool are captured (their mapping
+** is private, an msync would write nothing), others go to libpmem's.
+** pml_wal_attach checks that the capture works before a pool is logged.
+*/
+__attribute__((visibility("default")))
+int pmem_msync(const void *addr, size_t len) {
+  static int (*next)(const void *, size_t);
+  pml_Wal *w = opening ? opening : logged_at(addr, len);
+  if (w != NULL) {
+    capture(w, addr, len);
+    return 0;
+  }
+  if (next == NULL) next = (int (*)(const void *, size_t))dlsym(RTLD_NEXT, "pmem_msync");
+  return next ? next(addr, len) : msync((void *)((uintptr_t)addr & ~(uintptr_t)4095),
+                                        len + ((uintptr_t)addr & 4095), MS_SYNC);
+}
+
+/* }====================================================== */
+
+/* {====================================================== life */
+
+int pml_wal_begin(pml_Wal *w, const char *path, int pfd, int sync) {
+  struct stat st;
+  memset(w, 0, sizeof *w);
+  if (pfd < 0) return errno;
+  if (pml_wal_path(path, w->path, sizeof w->path) != 0 ||
+      access("/proc/self/pagemap", R_OK) != 0) {          /* pml_wal_dirty */
+    close(pfd);
+    return ENOTSUP;
+  }
+  w->fd = -1;
+  w->pfd = pfd;
+  w->sync = sync;
+  w->mode = fstat(pfd, &st) == 0 ? (unsigned)(st.st_mode & 0777) : 0600;
+  w->uuid = pool_uuid(pfd);
+  const char *c = getenv("PMLUA_WAL_CHECKPOINT");
+  w->checkpoint_at = c != NULL && strtoull(c, NULL, 10) >= 4096 ? strtoull(c, NULL, 10)
+                                                                 : CHECKPOINT_AT;
+  pml_map_init(&w->pages);
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+  w->on = 1;
+  opening = w;
+  return 0;
+}
+
+int pml_wal_attach(pml_Wal *w, const char *base, uint64_t size) {
+  opening = NULL;
+  /* the open's records hold addresses: keep those of the pool's mapping,
+     as offsets (libpmemobj also writes the pool header's shutdown state
+     through a private mapping of its own, which reaches no file) */
+  size_t r = 0, kept = 0;
+  pml_map_clear(&w->pages);
+  while (r < w->len && !w->err) {
+    uint64_t a = get64(w->buf + r) - (uintptr_t)base, n = get64(w->buf + r + 8);
+    size_t rl = REC_HDR + pad8(n);
+    int isnew;
+    pml_MapSlot *s;
+    if (a < size && n <= size - a) {
+      put64(w->buf + r, a);
+      memmove(w->buf + kept, w->buf + r, rl);
+      if ((s = pml_map_put(&w->pages, a + 1, &isnew)) == NULL) fail(w, ENOMEM);
+      else s->val = kept;
+      kept += rl;
+    }
+    r += rl;
+  }
+  w->len = kept;
+  if (kept == 0 || w->err) return -1;
+  w->base = base;
+  w->size = size;
+  pthread_mutex_lock(&logged_mu);
+  w->next = logged;
+  logged = w;
+  pthread_mutex_unlock(&logged_mu);
+  return 0;
+}
+
+/*
+** pml_wal_dirty -- capture every page of the mapping this run changed.
+** libpmemobj persists what a crash must find; a clean close must also keep
+** the stores it never persisted (on persistent memory, and through a
+** shared mapping, they reach the file at close), so every page that the
+** copy-on-write mapping made private goes into the last frame. The kernel
+** says which: their /proc/self/pagemap entries are no longer file pages.
+*/
+int pml_wal_dirty(pml_Wal *w) {
+  if (!w->on || w->base == NULL || w->err) return w->err;
+  long ps = sysconf(_SC_PAGESIZE);
+  int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(w, errno);
+  uint64_t first = (uintptr_t)w->base / (uint64_t)ps, n = w->size / (uint64_t)ps;
+  uint64_t e[512];
+  for (uint64_t i = 0; i < n && !w->err; i += 512) {
+    size_t k = n - i < 512 ? (size_t)(n - i) : 512;
+    if (full_pread(fd, e, k * 8, (first + i) * 8) != 0) { fail(w, EIO); break; }
+    for (size_t j = 0; j < k; j++) {
+      int present = (int)(e[j] >> 63 & 1), swapped = (int)(e[j] >> 62 & 1);
+      int filepage = (int)(e[j] >> 61 & 1);
+      if ((present && !filepage) || swapped)
+        capture(w, w->base + (i + j) * (uint64_t)ps, (size_t)ps);
+    }
+  }
+  close(fd);
+  return w->err;
+}
+
+static void detach(pml_Wal *w) {
+  if (opening == w) opening = NULL;
+  pthread_mutex_lock(&logged_mu);
+  pml_Wal **q = &logged;
+  while (*q != NULL && *q != w) q = &(*q)->next;
+  if (*q == w) *q = w->next;
+  pthread_mutex_unlock(&logged_mu);
+}
+
+/* checkpoint -- the log's frames into the pool file, then a new log */
+static int checkpoint(pml_Wal *w) {
+  if (w->fd < 0 || w->end == LOG_HDR) return 0;
+  if (fdatasync(w->fd) != 0) return fail(w, errno);
+  unsigned char h[LOG_HDR];
+  header(h, w->uuid, w->salt);
+  int e = replay(w->fd, w->pfd, NULL, w->salt, pml_hash(h, LOG_HDR, 0));
+  if (e) return fail(w, e);
+  return restart(w);
+}
+
+static void *syncer(void *ud) {
+  pml_Wal *w = ud;
+  pthread_mutex_lock(&w->mu);
+  while (!w->stopping) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += 1;
+    pthread_cond_timedwait(&w->cv, &w->mu, &t);
+    if (w->dirty) {
+      w->dirty = 0;
+      pthread_mutex_unlock(&w->mu);
+      fdatasync(w->fd);
+      pthread_mutex_lock(&w->mu);
+    }
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+/* written -- a commit frame is in the log: sync it now ("full") or have
+   the syncer do it within a second ("normal") */
+static int written(pml_Wal *w) {
+  if (w->sync == PML_SYNC_FULL)
+    return fdatasync(w->fd) == 0 ? 0 : fail(w, errno);
+  pthread_mutex_lock(&w->mu);
+  w->dirty = 1;
+  if (!w->syncer && pthread_create(&w->thread, NULL, syncer, w) == 0) w->syncer = 1;
+  pthread_mutex_unlock(&w->mu);
+  return w->syncer ? 0 : (fdatasync(w->fd) == 0 ? 0 : fail(w, errno));
+}
+
+int pml_wal_commit(pml_Wal *w) {
+  if (!w->on || w->base == NULL) return 0;
+  if (w->err) return w->err;
+  if (w->len == 0 && w->commits_end == w->end) return 0;
+  if (emit(w, FRAME_COMMIT) != 0 || written(w) != 0) return w->err;
+  w->commits++;
+  w->commits_end = w->end;
+  return w->end >= w->checkpoint_at ? checkpoint(w) : 0;
+}
+
+int pml_wal_sync(pml_Wal *w) {
+  if (!w->on || w->fd < 0) return w->err;
+  if (w->err) return w->err;
+  pthread_mutex_lock(&w->mu);
+  w->dirty = 0;
+  pthread_mutex_unlock(&w->mu);
+  return fdatasync(w->fd) == 0 ? 0 : fail(w, errno);
+}
+
+static void stop_syncer(pml_Wal *w) {
+  if (!w->syncer) return;
+  pthread_mutex_lock(&w->mu);
+  w->stopping = 1;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->thread, NULL);
+  w->syncer = 0;
+}
+
+int pml_wal_end(pml_Wal *w, int keep) {
+  if (!w->on) return 0;
+  detach(w);
+  stop_syncer(w);
+  int e = w->err;
+  if (!keep) {                               /* what no commit ended */
+    w->len = 0;
+    pml_map_clear(&w->pages);
+  }
+  if (e == 0 && (w->len > 0 || (keep && w->commits_end != w->end)))
+    e = emit(w, FRAME_COMMIT);
+  if (e == 0 && w->fd >= 0) e = checkpoint(w);
+  if (e == 0 && w->fd >= 0) unlink(w->path);
+  if (w->fd >= 0) close(w->fd);
+  if (w->pfd >= 0) close(w->pfd);
+  free(w->buf);
+  pml_map_free(&w->pages);
+  pthread_mutex_destroy(&w->mu);
+  pthread_cond_destroy(&w->cv);
+  w->on = 0;
+  w->fd = w->pfd = -1;
+  w->buf = NULL;
+  w->base = NULL;
+  return e;
+}
+
+uint64_t pml_wal_pending(const pml_Wal *w) {
+  return w->on && w->fd >= 0 ? w->end - LOG_HDR + w->len : w->len;
+}
+
+/* }====================================================== */
