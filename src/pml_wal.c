@@ -46,6 +46,7 @@
 #define CHECKPOINT_AT ((uint64_t)16 << 20)  /* log bytes that trigger one;
                                                PMLUA_WAL_CHECKPOINT */
 #define POOL_UUID     40            /* the pool header's uuid (16 bytes) */
+#define LOG_STEP      ((uint64_t)1 << 20)  /* the log grows by this much */
 
 #define pad8(n)       (((n) + 7) & ~(size_t)7)
 
@@ -271,6 +272,24 @@ static uint64_t new_salt(void) {
   return s ? s : 1;
 }
 
+/*
+** reserve_log -- the log's blocks written (with zeros) up to where a frame
+** of n more bytes ends, a LOG_STEP at a time: a frame then lands on blocks
+** the file already has, and its fdatasync writes data, no metadata (a
+** growing file costs a journal commit per sync). Zeros end a replay.
+*/
+static int reserve_log(pml_Wal *w, uint64_t n) {
+  static const unsigned char zeros[65536];
+  if (w->end + n <= w->alloc) return 0;
+  uint64_t to = (w->end + n + LOG_STEP - 1) / LOG_STEP * LOG_STEP;
+  for (uint64_t at = w->alloc; at < to; at += sizeof zeros) {
+    int e = full_pwrite(w->fd, zeros, to - at < sizeof zeros ? to - at : sizeof zeros, at);
+    if (e) return fail(w, e);
+  }
+  w->alloc = to;
+  return 0;
+}
+
 /* restart -- a new generation: header with a new salt, synced (stale
    frames behind it no longer chain) */
 static int restart(pml_Wal *w) {
@@ -296,7 +315,8 @@ static void sync_dir(const char *lpath) {
 static int create_log(pml_Wal *w) {
   w->fd = open(w->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, w->mode);
   if (w->fd < 0) return fail(w, errno);
-  if (restart(w) != 0) return w->err;
+  w->end = w->alloc = 0;
+  if (reserve_log(w, LOG_HDR) != 0 || restart(w) != 0) return w->err;
   sync_dir(w->path);
   return 0;
 }
@@ -311,6 +331,7 @@ static int frame(pml_Wal *w, uint32_t flags, const unsigned char *b, size_t n) {
   put64(h + 8, n);
   put64(h + 16, w->salt);
   put64(h + 24, sum);
+  if (reserve_log(w, FRAME_HDR + n) != 0) return w->err;
   int e = full_pwrite(w->fd, h, FRAME_HDR, w->end);
   if (e == 0) e = full_pwrite(w->fd, b, n, w->end + FRAME_HDR);
   if (e) return fail(w, e);

@@ -41,6 +41,7 @@ typedef struct pml_Wal {
   uint64_t salt;            /* this generation of the log */
   uint64_t chain;           /* checksum of the last frame written */
   uint64_t end;             /* where the next frame goes */
+  uint64_t alloc;           /* bytes of the log file written (reserve_log) */
   unsigned char *buf;       /* pages captured, not yet in a frame */
   size_t len, cap;
   pml_Map pages;            /* page offset + 1 -> its record in buf */
