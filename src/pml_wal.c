@@ -332,8 +332,15 @@ static int frame(pml_Wal *w, uint32_t flags, const unsigned char *b, size_t n) {
   put64(h + 16, w->salt);
   put64(h + 24, sum);
   if (reserve_log(w, FRAME_HDR + n) != 0) return w->err;
-  int e = full_pwrite(w->fd, h, FRAME_HDR, w->end);
-  if (e == 0) e = full_pwrite(w->fd, b, n, w->end + FRAME_HDR);
+  struct iovec v[2] = { { h, FRAME_HDR }, { (void *)b, n } };
+  ssize_t k = pwritev(w->fd, v, 2, (off_t)w->end);   /* one call, mostly */
+  int e = k < 0 ? errno : 0;
+  if (e == 0 && (size_t)k < FRAME_HDR)
+    e = full_pwrite(w->fd, h + k, FRAME_HDR - (size_t)k, w->end + (uint64_t)k);
+  if (e == 0 && (size_t)k < FRAME_HDR + n) {
+    size_t done = (size_t)k > FRAME_HDR ? (size_t)k - FRAME_HDR : 0;
+    e = full_pwrite(w->fd, b + done, n - done, w->end + FRAME_HDR + done);
+  }
   if (e) return fail(w, e);
   w->chain = sum;
   w->end += FRAME_HDR + n;
