@@ -118,6 +118,14 @@ END {
 		# ratios: pmlua (its first mode, not forced) over each other row
 		ref = m " " R[1]
 		if (!(ref in seen)) continue
+		if ((ref, "startup_ro") in rate) {
+			printf "  %s start+read opening read-only (pmem.open(path, \"r\"): no libpmemobj open): %s", \
+				label(R[1]), frate(rate[ref, "startup_ro"])
+			sf = m " sqlite-full:0"
+			if ((sf, "startup") in rate)
+				printf ", %s of SQLite FULL's", fratio(rate[ref, "startup_ro"] / rate[sf, "startup"])
+			printf "\n"
+		}
 		printf "  %s's rate over each (> 1: %s is faster; 1/N: N times slower):\n", label(R[1]), label(R[1])
 		for (r = 2; r <= nr; r++) {
 			key = m " " R[r]

@@ -34,7 +34,8 @@ Workloads (each change durable as the store makes it, one at a time):
            `sql_reads`, one SELECT each (LuaSQL has no prepared statements)
   startup  a new process (`spawns` of them): start the interpreter, open the
            store, read "name", close, exit; pmlua stores run under pmlua, the
-           others under `interp` (lua5.4: what their user would run)
+           others under `interp` (lua5.4: what their user would run). pmlua
+           stores also report startup_ro: the same with pmem.open(PATH, "r")
 
 Keys: reps (repetitions, default 3), target (seconds one repetition of a write
 workload should take, default 0.3; N is calibrated to it), min_time (a
@@ -224,10 +225,14 @@ for _, mode in ipairs(PMLUA_MODES) do
       s.read = nil
       pool:close()
     end
-    function s.child()
-      return { opt.pmlua, "-e", "local pool = assert(" .. open_src:gsub("PATH", function() return q(path) end) ..
+    -- the child opens as the mode does, read-write (the guessing game's
+    -- pattern); child_ro opens read-only, which takes no libpmemobj open
+    local function child(src)
+      return { opt.pmlua, "-e", "local pool = assert(" .. src:gsub("PATH", function() return q(path) end) ..
                ") local v = pool.root.name pool:close() assert(v == 'bench')" }
     end
+    function s.child() return child(open_src) end
+    function s.child_ro() return child([[pmem.open(PATH, "r")]]) end
     return s
   end
 end
@@ -503,10 +508,10 @@ end
 local okc, cerr = pcall(s.close)
 if not okc then print(string.format("# %s: close raised: %s", store_name, oneline(cerr))) end
 
-if wanted("startup") then
+-- startup(workload, argv): spawns processes of argv, each must exit 0
+local function startup(workload, argv)
   local oks, err = pcall(function()
     local sys = require "bench_sys"
-    local argv = s.child()
     local rc = sys.spawn(argv)
     if rc ~= 0 then error("the child " .. table.concat(argv, " ") .. " exited " .. tostring(rc), 0) end
     local n, samples = math.tointeger(opt.spawns), {}
@@ -518,7 +523,12 @@ if wanted("startup") then
       end
       samples[r] = since(m)
     end
-    report("startup", n, samples)
+    report(workload, n, samples)
   end)
-  if not oks then print(string.format("skip %s startup: %s", store_name, oneline(err))) end
+  if not oks then print(string.format("skip %s %s: %s", store_name, workload, oneline(err))) end
+end
+
+if wanted("startup") then
+  startup("startup", s.child())
+  if s.child_ro then startup("startup_ro", s.child_ro()) end
 end
