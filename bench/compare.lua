@@ -41,7 +41,7 @@ Keys: reps (repetitions, default 3), target (seconds one repetition of a write
 workload should take, default 0.3; N is calibrated to it), min_time (a
 calibration run long enough to extrapolate from, default target / 3), cap (largest
 N, default 10,000,000; pmlua stores 100,000, so that the records fit in the
-default 64 MiB pool; plain Lua 2,000,000 for insert and append),
+default 64 MiB pool; plain Lua the same for insert and append),
 reads (default 1,000,000), sql_reads (the same for the SQLite stores, default
 100,000: at about 40k reads/s, 1,000,000 would take 25 s a repetition), spawns (processes per repetition, default 20),
 pmlua (the pmlua binary for start-up children, default arg[-1]), interp (the
@@ -414,7 +414,9 @@ end
 stores.lua = function()
   local s = table_store(nil, { name = "bench", kv = initial_kv(), log = {} })
   s.durability = "none: lost when the process ends (the ceiling)"
-  s.cap = { insert = 2000000, append = 2000000, default = 10000000 }
+  -- inserts and appends as many as pmlua's at most, so that the tables have
+  -- the same sizes; updates as many as one repetition takes
+  s.cap = { insert = 100000, append = 100000, default = 10000000 }
   function s.child()
     return { opt.interp, "-e", "local t = { name = 'bench' } assert(t.name == 'bench')" }
   end
