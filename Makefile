@@ -8,7 +8,9 @@
 #   make debug      the tests on a debug build (build/debug/): reference counts
 #                   audited at every clean close, the change window watched
 #                   for Lua allocations and raises, read-cache hits re-checked
-#   make bench      speed ratios (docs/performance.md)
+#   make bench      speed ratios, and pmlua against SQLite, a rewritten file and
+#                   plain Lua with a chart (docs/performance.md); QUICK=1: a smoke
+#                   run in under a minute
 #   make torture    the long sweeps (5,000 mutated pools)
 #   make install PREFIX=/usr/local
 #   make vendor-check   build against vendor/ alone, check it, run a few tests (CI)
@@ -124,7 +126,7 @@ debug:
 	@$(MAKE) --no-print-directory B=$(B)/debug OPT="-O1" DEBUG=1 test
 
 bench: all
-	@$(RUNENV) sh bench/run.sh $(CURDIR)/$(B)
+	@$(RUNENV) BENCH_QUICK=$(QUICK) sh bench/run.sh $(CURDIR)/$(B)
 
 # The long sweeps (make test runs each with a smaller count): 5,000 mutated
 # pools (tests/test_mutants.lua; about 10 minutes on 2 cores).

@@ -7,12 +7,19 @@
 # not the system has it; the Makefile then builds against vendor/root alone.
 # Writes to STAMP "vendor" when the build must search vendor/root, else "system".
 # Idempotent and quiet when everything is already there.
+#
+# BENCH_PKGS are for `make bench` alone (SQLite through LuaSQL, gnuplot for the
+# chart): installed or unpacked the same way, but a failure there only says so
+# (make bench then says what is missing); VENDOR=1 leaves them out. Unpacked
+# without root, gnuplot runs only if the system has its libraries (cairo,
+# pango, gd, ...); bench/run.sh checks and says when it does not.
 set -eu
 cd "$(dirname "$0")/.."
 stamp=${1:-/dev/null}
 
 PKGS="lua5.4 liblua5.4-dev libpmemobj-dev libpmem-dev libpmemobj1 libpmem1 \
 libndctl6 libdaxctl1 lua-unit libreadline-dev libreadline8"
+BENCH_PKGS="lua-sql-sqlite3 libsqlite3-0 gnuplot-nox gnuplot-data"
 root=vendor/root
 
 # apt-get download needs package lists. Without root they are kept in
@@ -76,27 +83,55 @@ if [ "${VENDOR:-0}" = 1 ]; then
 	exit 0
 fi
 
-missing=""
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-		missing="$missing $p"
-done
-if [ -z "$missing" ]; then
+# installed PKG... -- print those of PKG... that dpkg does not have installed
+not_installed() {
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+			printf ' %s' "$p"
+	done
+}
+# shellcheck disable=SC2086
+missing=$(not_installed $PKGS)
+# shellcheck disable=SC2086
+bmissing=$(not_installed $BENCH_PKGS)
+if [ -z "$missing" ] && [ -z "$bmissing" ]; then
 	echo system >"$stamp"
 	exit 0
 fi
 
 if [ "$(id -u)" = 0 ]; then
-	echo "deps: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >/dev/null
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	if [ -n "$missing" ]; then
+		echo "deps: installing$missing"
+		# shellcheck disable=SC2086
+		apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	fi
+	if [ -n "$bmissing" ]; then
+		echo "deps: installing$bmissing (for make bench)"
+		# shellcheck disable=SC2086
+		apt-get install -y -qq --no-install-recommends $bmissing >/dev/null ||
+			echo "deps: could not install$bmissing: make bench will say what is missing" >&2
+	fi
 	echo system >"$stamp"
 	exit 0
 fi
 
 echo "deps: not root"
+if [ -n "$bmissing" ]; then
+	# in a subshell with its own set -e (one tested by || would ignore it)
+	set +e
+	# shellcheck disable=SC2086
+	(set -e; unpack $bmissing)
+	brc=$?
+	set -e
+	[ $brc -eq 0 ] ||
+		echo "deps: could not unpack$bmissing: make bench will say what is missing" >&2
+fi
+if [ -z "$missing" ]; then
+	echo system >"$stamp"
+	exit 0
+fi
 # shellcheck disable=SC2086
 unpack $missing
 echo vendor >"$stamp"
