@@ -755,6 +755,7 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
                             dsc(p->base, PML_DSC_NLANES), &why) != 0))
     st = fail(p, EINVAL, "%s: damaged pool (%s)", path, why);
   if (st != PML_OK) {
+    pml_wal_closing(&p->wal, 0);
     pmemobj_close(p->pop);
     pml_wal_end(&p->wal, 0);
     p->pop = NULL;
@@ -915,6 +916,7 @@ void pml_pool_close(pml_Pool *p, int clean) {
     int keep = clean && (p->wal.commits > 0 || p->crashed);
     if (!p->readonly && clean) seal(p);
     if (keep) pml_wal_dirty(&p->wal);
+    pml_wal_closing(&p->wal, keep);
     pmemobj_close(p->pop);
     pml_wal_end(&p->wal, keep);
   }

@@ -347,12 +347,42 @@ static int frame(pml_Wal *w, uint32_t flags, const unsigned char *b, size_t n) {
   return 0;
 }
 
-/* emit -- write the captured ranges as frames of at most SPILL bytes (cut
-   between records), the last with flags */
-static int emit(pml_Wal *w, uint32_t flags) {
-  if (w->err) return w->err;
-  if (w->fd < 0 && create_log(w) != 0) return w->err;
+/* grow -- room for n more bytes in the buffer */
+static int grow(pml_Wal *w, size_t n) {
+  if (w->len + n <= w->cap) return 0;
+  size_t cap = w->cap ? w->cap : 4096;
+  while (cap < w->len + n) cap *= 2;
+  unsigned char *b = realloc(w->buf, cap);
+  if (b == NULL) return fail(w, ENOMEM), -1;
+  w->buf = b;
+  w->cap = cap;
+  return 0;
+}
+
+/* copy_page -- a record of the page at pg (pool offset off), as it is now */
+static int copy_page(pml_Wal *w, const char *pg, uint64_t off) {
+  if (grow(w, REC_HDR + PML_WAL_PAGE) != 0) return -1;
+  unsigned char *r = w->buf + w->len;
+  put64(r, off);
+  put64(r + 8, PML_WAL_PAGE);
+  memcpy(r + REC_HDR, pg, PML_WAL_PAGE);
+  w->len += REC_HDR + PML_WAL_PAGE;
+  return 0;
+}
+
+/* note_logged -- the records of the buffer are going to the log: their
+   pages are in the next checkpoint */
+static void note_logged(pml_Wal *w) {
+  int isnew;
+  for (size_t r = 0; r < w->len; r += REC_HDR + pad8(get64(w->buf + r + 8)))
+    if (pml_map_put(&w->since, get64(w->buf + r) + 1, &isnew) == NULL) fail(w, ENOMEM);
+}
+
+/* write_buf -- the buffer as frames of at most SPILL bytes (cut between
+   records), the last with flags; empties it */
+static int write_buf(pml_Wal *w, uint32_t flags) {
   size_t at = 0;
+  note_logged(w);
   do {
     size_t n = 0;
     while (at + n < w->len) {
@@ -364,51 +394,47 @@ static int emit(pml_Wal *w, uint32_t flags) {
     at += n;
   } while (at < w->len);
   w->len = 0;
-  pml_map_clear(&w->pages);
-  return 0;
-}
-
-/* room -- make room for n more captured bytes: grow the buffer up to
-   SPILL, past it write a frame first (not while the pool is opening: the
-   records hold addresses then) */
-static int room(pml_Wal *w, size_t n) {
-  if (w->len + n <= w->cap) return 0;
-  if (w->len > 0 && w->len + n > SPILL && w->base != NULL && emit(w, 0) != 0)
-    return -1;
-  if (w->len + n <= w->cap) return 0;
-  size_t cap = w->cap ? w->cap : 4096;
-  while (cap < w->len + n) cap *= 2;
-  unsigned char *b = realloc(w->buf, cap);
-  if (b == NULL) return fail(w, ENOMEM), -1;
-  w->buf = b;
-  w->cap = cap;
-  return 0;
+  return w->err;
 }
 
 /*
-** capture_page -- the page at pg, as it is now, into the next frame: a
-** page already in it is copied again in place. Keys of w->pages are the
-** page's offset (its address while the pool opens) plus 1.
+** emit -- write what was captured as frames, the last with flags: the
+** records copied already, then the pages referenced, read now (as an
+** msync now would write them), a frame whenever SPILL bytes are ready
+*/
+static int emit(pml_Wal *w, uint32_t flags) {
+  if (w->err) return w->err;
+  if (w->fd < 0 && create_log(w) != 0) return w->err;
+  size_t i = 0;
+  pml_MapSlot *s;
+  while ((s = pml_map_next(&w->pages, &i)) != NULL) {
+    if (w->len + REC_HDR + PML_WAL_PAGE > SPILL && w->len > 0 && write_buf(w, 0) != 0)
+      return w->err;
+    if (copy_page(w, w->base + (s->key - 1), s->key - 1) != 0) return w->err;
+  }
+  pml_map_clear(&w->pages);
+  return write_buf(w, flags);
+}
+
+/*
+** capture_page -- the page at pg into the next frame. While the pool runs,
+** a reference (w->pages, key: the page's offset plus 1), read at the
+** commit; while it opens or closes, a copy at once (its address may not
+** be mapped at the commit: libpmemobj's own mappings, the closing pool).
+** Past SPILL bytes of pages a frame is written at once.
 */
 static void capture_page(pml_Wal *w, const char *pg) {
-  uint64_t key = (w->base ? (uint64_t)(pg - w->base) : (uint64_t)(uintptr_t)pg) + 1;
-  pml_MapSlot *s = pml_map_find(&w->pages, key);
-  if (s != NULL) {
-    memcpy(w->buf + s->val + REC_HDR, pg, PML_WAL_PAGE);
+  int isnew;
+  if (w->base == NULL || w->copying) {
+    copy_page(w, pg, w->base ? (uint64_t)(pg - w->base) : (uint64_t)(uintptr_t)pg);
     return;
   }
-  if (room(w, REC_HDR + PML_WAL_PAGE) != 0) return;   /* may write a frame */
-  int isnew;
-  if ((s = pml_map_put(&w->pages, key, &isnew)) == NULL) {
+  if (pml_map_put(&w->pages, (uint64_t)(pg - w->base) + 1, &isnew) == NULL) {
     fail(w, ENOMEM);
     return;
   }
-  s->val = w->len;
-  unsigned char *r = w->buf + w->len;
-  put64(r, key - 1);
-  put64(r + 8, PML_WAL_PAGE);
-  memcpy(r + REC_HDR, pg, PML_WAL_PAGE);
-  w->len += REC_HDR + PML_WAL_PAGE;
+  if (isnew && (w->pages.count + 1) * (REC_HDR + PML_WAL_PAGE) + w->len > SPILL)
+    emit(w, 0);
 }
 
 /*
@@ -485,6 +511,7 @@ int pml_wal_begin(pml_Wal *w, const char *path, int pfd, int sync) {
   w->checkpoint_at = c != NULL && strtoull(c, NULL, 10) >= 4096 ? strtoull(c, NULL, 10)
                                                                  : CHECKPOINT_AT;
   pml_map_init(&w->pages);
+  pml_map_init(&w->since);
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
   w->on = 1;
@@ -498,17 +525,12 @@ int pml_wal_attach(pml_Wal *w, const char *base, uint64_t size) {
      as offsets (libpmemobj also writes the pool header's shutdown state
      through a private mapping of its own, which reaches no file) */
   size_t r = 0, kept = 0;
-  pml_map_clear(&w->pages);
-  while (r < w->len && !w->err) {
+  while (r < w->len) {
     uint64_t a = get64(w->buf + r) - (uintptr_t)base, n = get64(w->buf + r + 8);
     size_t rl = REC_HDR + pad8(n);
-    int isnew;
-    pml_MapSlot *s;
     if (a < size && n <= size - a) {
       put64(w->buf + r, a);
       memmove(w->buf + kept, w->buf + r, rl);
-      if ((s = pml_map_put(&w->pages, a + 1, &isnew)) == NULL) fail(w, ENOMEM);
-      else s->val = kept;
       kept += rl;
     }
     r += rl;
@@ -553,6 +575,14 @@ int pml_wal_dirty(pml_Wal *w) {
   return w->err;
 }
 
+void pml_wal_closing(pml_Wal *w, int keep) {
+  if (!w->on || w->base == NULL) return;
+  if (keep && (w->len > 0 || w->pages.count > 0)) emit(w, 0);
+  w->len = 0;
+  pml_map_clear(&w->pages);
+  w->copying = 1;
+}
+
 static void detach(pml_Wal *w) {
   if (opening == w) opening = NULL;
   pthread_mutex_lock(&logged_mu);
@@ -562,14 +592,30 @@ static void detach(pml_Wal *w) {
   pthread_mutex_unlock(&logged_mu);
 }
 
-/* checkpoint -- the log's frames into the pool file, then a new log */
-static int checkpoint(pml_Wal *w) {
+/*
+** checkpoint -- the log's pages into the pool file, synced, then a new log.
+** While the pool is mapped (right after a commit), each page the log holds
+** is written once, as the mapping has it now (what an msync now would
+** write); once it is unmapped, by replaying the log. The log is synced
+** first: a crash in between finds every frame there to replay again.
+*/
+static int checkpoint(pml_Wal *w, int mapped) {
   if (w->fd < 0 || w->end == LOG_HDR) return 0;
   if (fdatasync(w->fd) != 0) return fail(w, errno);
-  unsigned char h[LOG_HDR];
-  header(h, w->uuid, w->salt);
-  int e = replay(w->fd, w->pfd, NULL, w->salt, pml_hash(h, LOG_HDR, 0));
+  int e = 0;
+  if (mapped) {
+    size_t i = 0;
+    pml_MapSlot *s;
+    while (e == 0 && (s = pml_map_next(&w->since, &i)) != NULL)
+      e = full_pwrite(w->pfd, w->base + (s->key - 1), PML_WAL_PAGE, s->key - 1);
+    if (e == 0 && fdatasync(w->pfd) != 0) e = errno;
+  } else {
+    unsigned char h[LOG_HDR];
+    header(h, w->uuid, w->salt);
+    e = replay(w->fd, w->pfd, NULL, w->salt, pml_hash(h, LOG_HDR, 0));
+  }
   if (e) return fail(w, e);
+  pml_map_clear(&w->since);
   return restart(w);
 }
 
@@ -607,11 +653,11 @@ static int written(pml_Wal *w) {
 int pml_wal_commit(pml_Wal *w) {
   if (!w->on || w->base == NULL) return 0;
   if (w->err) return w->err;
-  if (w->len == 0 && w->commits_end == w->end) return 0;
+  if (w->len == 0 && w->pages.count == 0 && w->commits_end == w->end) return 0;
   if (emit(w, FRAME_COMMIT) != 0 || written(w) != 0) return w->err;
   w->commits++;
   w->commits_end = w->end;
-  return w->end >= w->checkpoint_at ? checkpoint(w) : 0;
+  return w->end >= w->checkpoint_at ? checkpoint(w, 1) : 0;
 }
 
 int pml_wal_sync(pml_Wal *w) {
@@ -644,12 +690,13 @@ int pml_wal_end(pml_Wal *w, int keep) {
   }
   if (e == 0 && (w->len > 0 || (keep && w->commits_end != w->end)))
     e = emit(w, FRAME_COMMIT);
-  if (e == 0 && w->fd >= 0) e = checkpoint(w);
+  if (e == 0 && w->fd >= 0) e = checkpoint(w, 0);
   if (e == 0 && w->fd >= 0) unlink(w->path);
   if (w->fd >= 0) close(w->fd);
   if (w->pfd >= 0) close(w->pfd);
   free(w->buf);
   pml_map_free(&w->pages);
+  pml_map_free(&w->since);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cv);
   w->on = 0;
@@ -660,7 +707,8 @@ int pml_wal_end(pml_Wal *w, int keep) {
 }
 
 uint64_t pml_wal_pending(const pml_Wal *w) {
-  return w->on && w->fd >= 0 ? w->end - LOG_HDR + w->len : w->len;
+  uint64_t held = w->len + w->pages.count * (uint64_t)(REC_HDR + PML_WAL_PAGE);
+  return w->on && w->fd >= 0 ? w->end - LOG_HDR + held : held;
 }
 
 /* }====================================================== */

@@ -44,7 +44,9 @@ typedef struct pml_Wal {
   uint64_t alloc;           /* bytes of the log file written (reserve_log) */
   unsigned char *buf;       /* pages captured, not yet in a frame */
   size_t len, cap;
-  pml_Map pages;            /* page offset + 1 -> its record in buf */
+  pml_Map pages;            /* pages referenced (offset + 1), read at emit */
+  pml_Map since;            /* pages logged since the last checkpoint */
+  int copying;              /* pages are copied when captured (closing) */
   uint64_t commits;         /* commit frames written this run */
   uint64_t commits_end;     /* where the last commit frame ends */
   uint64_t checkpoint_at;   /* log bytes past which a commit checkpoints */
@@ -82,6 +84,10 @@ int pml_wal_commit(pml_Wal *w);
 /* before a clean close: capture every page this run changed (stores
    libpmemobj did not persist must reach the file too); 0 or an errno */
 int pml_wal_dirty(pml_Wal *w);
+/* before libpmemobj unmaps the pool (pmemobj_close): with keep, what was
+   captured so far goes to the log now (a frame that commits nothing yet),
+   without, it is dropped; from now on pages are copied as captured */
+void pml_wal_closing(pml_Wal *w, int keep);
 /* make every commit durable now (pool:sync()) */
 int pml_wal_sync(pml_Wal *w);
 /* the pool is closed (libpmemobj unmapped it): with keep, what was
