@@ -10,7 +10,8 @@
 #
 # Variables: order (the rows, "STORE:FORCED ..."), reps, quick, machine, interp,
 # dat (the gnuplot data file to write: one block per medium, a row per
-# workload, a column per store, "?" where there is no figure).
+# workload, a column per store, "?" where there is no figure), md (the same
+# tables in Markdown, for docs/performance.md).
 #
 # Rates are ops per second: wall clock for the writes and the start-up (a sync
 # or a child process is waited for), CPU time for the reads.
@@ -60,6 +61,54 @@ function short(d) {
 	if (d ~ /NOT power loss/) return "crash only, NOT power loss"
 	if (d ~ /^process crash/) return "crash only (RAM)"
 	return d
+}
+# markdown: the tables again, into the file md
+function markdown(    i, m, r, j, key, ref, w) {
+	printf "" >md
+	for (i = 1; i <= nm; i++) {
+		m = M[i]
+		printf "**%s** (%s), %s%s:\n\n", (m == "disk" ? "Ordinary disk" : "/dev/shm"), fs[m], machine, \
+			quick ? " (QUICK=1: tiny counts, noisy)" : "" >>md
+		printf "| store |" >>md
+		for (j = 1; j <= nw; j++) printf " %s |", H[j] >>md
+		printf " survives |\n|---|" >>md
+		for (j = 1; j <= nw; j++) printf "---:|" >>md
+		printf "---|\n" >>md
+		for (r = 1; r <= nr; r++) {
+			key = m " " R[r]
+			if (key in gone) {
+				printf "| %s | skipped: %s | | | | | | |\n", label(R[r]), gone[key] >>md
+				continue
+			}
+			if (!(key in seen)) continue
+			printf "| %s |", label(R[r]) >>md
+			for (j = 1; j <= nw; j++)
+				printf " %s |", ((key, W[j]) in rate) ? frate(rate[key, W[j]]) : "-" >>md
+			printf " %s |\n", dur[key] >>md
+		}
+		ref = m " " R[1]
+		if ((ref, "startup_ro") in rate)
+			printf "| %s, start+read opening read-only (`\"r\"`) | | | | | | %s | |\n", \
+				label(R[1]), frate(rate[ref, "startup_ro"]) >>md
+		if (ref in seen) {
+			printf "| *%s's rate over:* |", label(R[1]) >>md
+			for (j = 1; j <= nw; j++) printf " |" >>md
+			printf " |\n" >>md
+			for (r = 2; r <= nr; r++) {
+				key = m " " R[r]
+				if (!(key in seen)) continue
+				printf "| *%s* |", label(R[r]) >>md
+				for (j = 1; j <= nw; j++) {
+					w = W[j]
+					printf " %s |", (((ref, w) in rate) && ((key, w) in rate)) ? \
+						fratio(rate[ref, w] / rate[key, w]) : "-" >>md
+				}
+				printf " |\n" >>md
+			}
+		}
+		printf "\n" >>md
+	}
+	close(md)
 }
 BEGIN {
 	nw = split("insert update append tx100 read startup", W, " ")
@@ -148,6 +197,7 @@ END {
 		if (first) { print ""; print "  skipped figures:"; first = 0 }
 		printf "    %s, %s, %s: %s\n", a[1], label(substr(a[1], index(a[1], " ") + 1)), a[2], skipw[k]
 	}
+	if (md != "") markdown()
 	# the chart's data: the rows that have a figure on some medium
 	if (dat != "") {
 		nc = 0

@@ -57,7 +57,8 @@
 #   the table, and the rest runs. The children of the "start, open, read,
 #   exit" workload run under BUILD/pmlua for pmlua and under lua5.4 for the
 #   others. The chart is BENCH_OUT/compare.svg and .png, its data
-#   BENCH_OUT/compare.dat, the raw lines BENCH_OUT/compare.raw.
+#   BENCH_OUT/compare.dat, the raw lines BENCH_OUT/compare.raw, the tables in
+#   Markdown BENCH_OUT/compare.md.
 #
 # pmlua reads a metamethod's arguments straight from Lua's stack (proved at
 # startup, src/lb_peek.h); the "C API path" rows run the reads again with
@@ -385,7 +386,8 @@ run_compare() {
 		for st in $others; do printf '%s:0 ' "$st"; done)
 	echo
 	awk -v order="$(echo $order)" -v reps="$cmp_reps" -v quick=$QUICK -v machine="$machine" \
-	    -v interp="$interp" -v dat="$out_dir/compare.dat" -f bench/compare.awk "$raw"
+	    -v interp="$interp" -v dat="$out_dir/compare.dat" -v md="$out_dir/compare.md" \
+	    -f bench/compare.awk "$raw"
 	if [ -z "$gnuplot" ]; then
 		echo "  chart: gnuplot is missing (Debian gnuplot-nox; scripts/deps.sh installs it): no chart"
 	elif ! "$gnuplot" -e 'exit' 2>"$logs/gp.err"; then
