@@ -64,7 +64,7 @@ Output, one line per figure, medians of `reps` repetitions:
 -- A new mode is one more line here; a mode whose open raises is skipped.
 local PMLUA_MODES = {
   { "pmlua", [[pmem.open(PATH, "c")]],
-    "power loss (libpmemobj msyncs each commit)" },
+    "power loss (the log engine: one fdatasync per commit)" },
   { "pmlua-normal", [[pmem.open(PATH, "c", {sync = "normal"})]],
     "power loss may undo the last commits (sync = \"normal\")" },
 }

@@ -15,11 +15,12 @@
 #
 #   shm_force  pools in /dev/shm, PMEM_IS_PMEM_FORCE=1 (flushes are CPU cache
 #              flushes, as on real persistent memory)
-#   shm        pools in /dev/shm, PMEM_IS_PMEM_FORCE=0 (flushes are msync on
-#              tmpfs: cheap system calls)
+#   shm        pools in /dev/shm, PMEM_IS_PMEM_FORCE=0: pmlua's log engine
+#              (docs/durability.md; its fdatasync is free on tmpfs); the C
+#              baseline's flushes are msync calls
 #   file       pools on an ordinary file system ($BENCH_DIR, default /tmp):
-#              every flush is an msync to disk, about 1 ms per transaction,
-#              so the counts are much smaller
+#              pmlua's log engine, one fdatasync per commit; the C baseline
+#              msyncs every flush, so its counts are much smaller
 #
 # Every figure is the median of BENCH_REPS repetitions (default 5; 3 on the
 # file). The machine is shared and noisy: compare ratios, not absolute
@@ -241,7 +242,7 @@ run_setting() {
 		cargs="200000 100000 2000 $reps"
 		rt=0.2
 		largs="reps=$reps set1=100000 append=100000 tx100=1000 gc=$GC_SHM"
-		title="/dev/shm, PMEM_IS_PMEM_FORCE=0 (msync on tmpfs)"
+		title="/dev/shm, PMEM_IS_PMEM_FORCE=0 (pmlua: the log engine; C: msync on tmpfs)"
 		;;
 	*)
 		reps=$REPS
