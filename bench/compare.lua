@@ -37,16 +37,17 @@ Workloads (each change durable as the store makes it, one at a time):
            others under `interp` (lua5.4: what their user would run). pmlua
            stores also report startup_ro: the same with pmem.open(PATH, "r")
 
-Keys: reps (repetitions, default 3), target (seconds one repetition of a write
-workload should take, default 0.3; N is calibrated to it), min_time (a
-calibration run long enough to extrapolate from, default target / 3), cap (largest
-N, default 10,000,000; pmlua stores 100,000, so that the records fit in the
-default 64 MiB pool; plain Lua the same for insert and append),
-reads (default 1,000,000), sql_reads (the same for the SQLite stores, default
-100,000: at about 40k reads/s, 1,000,000 would take 25 s a repetition), spawns (processes per repetition, default 20),
-pmlua (the pmlua binary for start-up children, default arg[-1]), interp (the
-interpreter for the other stores' children, default lua5.4), medium ("disk" or
-"shm", for the durability text), forced (1 when PMEM_IS_PMEM_FORCE=1),
+Keys: reps (repetitions, default 3), target (seconds one repetition of a
+write workload should take, default 0.3; N is calibrated to it), min_time (a
+calibration run long enough to extrapolate from, default target / 3), cap
+(largest N, default 10,000,000; pmlua stores 100,000, so that the records fit
+in the default 64 MiB pool; plain Lua the same for insert and append), reads
+(default 1,000,000), sql_reads (the same for the SQLite stores, default
+100,000: at about 40k reads/s, 1,000,000 would take 25 s a repetition),
+spawns (processes per repetition, default 20), pmlua (the pmlua binary for
+start-up children, default the interpreter running this), interp (the
+interpreter for the other stores' children, default lua5.4), medium ("disk"
+or "shm", for the durability text), forced (1 when PMEM_IS_PMEM_FORCE=1),
 only (comma-separated workloads); for counting system calls (strace -c):
 fixed (N of every write workload, no calibration) and undo=0 (no untimed
 clean-up after a repetition).

@@ -233,21 +233,21 @@ run_setting() {
 	0file)
 		reps=${BENCH_FILE_REPS:-3}
 		cargs="1000 2000 20 $reps"
-		rt=0.1
-		largs="reps=$reps read_time=$rt set1=1000 append=2000 tx100=20 gc=$GC_FILE"
+		rt=
+		largs="reps=$reps read_time=0.1 set1=1000 append=2000 tx100=20 gc=$GC_FILE"
 		title="ordinary file ($(df -PT "$dir" | awk 'NR==2 {print $2}') at $dir), $reps reps, small counts: 2000 appends, not 100k"
 		;;
 	0shm)
 		reps=$REPS
 		cargs="200000 100000 2000 $reps"
-		rt=0.2
+		rt=
 		largs="reps=$reps set1=100000 append=100000 tx100=1000 gc=$GC_SHM"
 		title="/dev/shm, PMEM_IS_PMEM_FORCE=0 (pmlua: the log engine; C: msync on tmpfs)"
 		;;
 	*)
 		reps=$REPS
 		cargs="200000 100000 2000 $reps"
-		rt=0.2
+		rt=
 		largs="reps=$reps set1=100000 append=100000 tx100=1000 gc=$GC_SHM"
 		title="/dev/shm, PMEM_IS_PMEM_FORCE=1 (cache-line flushes)"
 		;;
@@ -264,7 +264,7 @@ run_setting() {
 		[ $rc -eq 0 ] || echo "# pmlua bench.lua failed (exit $rc): $(tail -n 3 "$err" | tr '\n' ' ')" >>"$out"
 		# the reads again through the C API only, as pmem.so reads in lua5.4
 		PMLUA_API_READS=1 PMEM_IS_PMEM_FORCE=$force "$PMLUA" bench/bench.lua "$dir" \
-			only=read reps=$reps read_time=$rt tag=_api >>"$out" 2>>"$err" ||
+			only=read reps=$reps ${rt:+read_time=$rt} tag=_api >>"$out" 2>>"$err" ||
 			echo "# pmlua bench.lua (C API reads) failed" >>"$out"
 	else
 		echo "# $PMLUA not built: pmlua figures skipped" >>"$out"
