@@ -62,4 +62,21 @@ function TestInterop.test_pmlua_writes_stock_lua_reads()
   lu.assertEquals(run("stock", READ, path), "pmlua" .. EXPECT)
 end
 
+-- pmem.so's pmem_msync comes before libpmem's in its own lookup scope, so
+-- the log engine works in a stock interpreter too (docs/durability.md)
+function TestInterop.test_stock_lua_uses_the_log_engine()
+  skip_without_module()
+  local path = helper.pool_path()
+  lu.assertEquals(run("stock", [[
+    local pmem = require "pmem"
+    local pool = assert(pmem.create(arg[1], pmem.MIN_POOL_SIZE))
+    pool.root = { n = 1 }
+    local st = pool:stats()
+    local f = io.open(arg[1] .. "-wal")
+    print(st.engine, f ~= nil)
+    pool:close()]], path), "log\ttrue\n")
+  lu.assertEquals(run("pmlua", "local p = assert(pmem.open(...)); print(p.root.n); p:close()", path),
+                  "1\n")
+end
+
 os.exit(lu.LuaUnit.run())
