@@ -1,6 +1,6 @@
 /*
-** pml_wal.c -- the log engine (pml_wal.h): capture of the ranges
-** libpmemobj persists, the log's frames, replay and checkpoints.
+** pml_wal.c -- the log engine (pml_wal.h): capture of the pages holding
+** what libpmemobj persists, the log's frames, replay and checkpoints.
 **
 ** The log file: a 32-byte header (magic "PMLUAWAL", version, the pool's
 ** uuid, a salt drawn when the log is created or restarted), then frames.
@@ -11,10 +11,12 @@
 ** in order while magic, salt, bounds and checksums hold, and applies those
 ** up to the last commit frame among them.
 **
-** Crash safety: the pool file is written only by replay, and only with
-** frames whose commit frame is in the log; the log is restarted (new salt,
-** synced) only after the pool file holding its frames is synced. So the
-** file and its log give, at every instant, the state after some commit.
+** Crash safety: while a log exists the pool file is written only with
+** pages of frames whose commit frame is in the synced log (replay, or a
+** checkpoint right after a commit, from the mapping); the log is restarted
+** (new salt, synced) only after the pool file holding its pages is synced.
+** So the file and its log give, at every instant, the state after some
+** commit.
 */
 #include <dlfcn.h>
 #include <errno.h>

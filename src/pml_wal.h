@@ -6,12 +6,12 @@
 ** on a file that is not persistent memory that is a pmem_msync call per
 ** range (4 to 200 and more per transaction). A logged pool is mapped
 ** copy-on-write instead, so the file does not change while it is open.
-** pml_wal.c defines pmem_msync itself: the ranges libpmemobj persists in a
-** logged pool are copied as they are persisted, and at each commit
-** written to the pool's log (PATH-wal) as one frame, with one fdatasync
-** ("full") or none ("normal": a thread syncs within a second). Checkpoints
-** copy the frames into the pool file; opening replays a log's committed
-** frames before libpmemobj sees the file. Frames are chained by checksums
+** pml_wal.c defines pmem_msync itself: the pages holding the ranges
+** libpmemobj persists in a logged pool are noted, and at each commit read
+** once and written to the pool's log (PATH-wal) as one frame, with one
+** fdatasync ("full") or none ("normal": a thread syncs within a second).
+** Checkpoints write the logged pages into the pool file; opening replays a
+** log's committed frames before libpmemobj sees the file. Frames are chained by checksums
 ** under a salt, so replay stops at the first torn, stale or foreign one:
 ** the file and its log always give the state after some commit.
 ** Core layer: no Lua.
