@@ -11,7 +11,7 @@
 #   make bench      speed ratios, and pmlua against SQLite, a rewritten file and
 #                   plain Lua with a chart (docs/performance.md); QUICK=1: a smoke
 #                   run in under a minute
-#   make torture    the long sweeps (5,000 mutated pools)
+#   make torture    the long sweeps (5,000 mutated pools, 2,000 damaged logs)
 #   make install PREFIX=/usr/local
 #   make vendor-check   build against vendor/ alone, check it, run a few tests (CI)
 #
@@ -129,11 +129,14 @@ bench: all
 	@$(RUNENV) BENCH_QUICK=$(QUICK) sh bench/run.sh $(CURDIR)/$(B)
 
 # The long sweeps (make test runs each with a smaller count): 5,000 mutated
-# pools (tests/test_mutants.lua; about 10 minutes on 2 cores).
+# pools (tests/test_mutants.lua; about 2 to 10 minutes on 2 cores) and 2,000
+# damaged logs (tests/test_wal.lua; about 10 s).
 TORTURE_MUTANTS ?= 5000
+TORTURE_WAL_MUTANTS ?= 2000
 torture: all
 	@$(TESTENV) PMEM_SO_DIR=$(CURDIR)/$(B) PMLUA_MUTANTS=$(TORTURE_MUTANTS) \
-	 TESTS="tests/test_mutants.lua" sh tests/run.sh
+	 PMLUA_WAL_MUTANTS=$(TORTURE_WAL_MUTANTS) \
+	 TESTS="tests/test_mutants.lua tests/test_wal.lua" sh tests/run.sh
 
 # The build against vendor/ alone (see VENDOR=1 above), checked, then a smoke subset
 # of the tests; the last line is theirs, "N passed, M failed".
