@@ -310,8 +310,13 @@ static int chain_ok(const pml_Heap *h, uint64_t off) {
     if (n >= ULOG_MAX_CHAIN || (next & 63) || next < h->zone0 + ZONE_META ||
         !in(h, next, ULOG_HDR))
       return 0;
+    /* an extension is a live allocation holding its log (a capacity of 0
+       there made libpmemobj divide by zero on the next log append) */
     uint64_t cap = rd64(h, next + 16);
-    if (!in(h, next + ULOG_HDR, cap)) return 0;
+    pml_Block b;
+    if (cap == 0 || (cap & 63) || !in(h, next + ULOG_HDR, cap) ||
+        !pml_heap_block(h, next, &b) || b.usable < ULOG_HDR + cap)
+      return 0;
     next = rd64(h, next + 8);
   }
   return 1;

@@ -81,6 +81,12 @@ static int full_pread(int fd, void *b, size_t n, uint64_t off) {
   return 0;
 }
 
+static int zeros(const unsigned char *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (b[i]) return 0;
+  return 1;
+}
+
 /* pool_uuid -- the pool file's uuid, folded to 64 bits (0 if unreadable) */
 static uint64_t pool_uuid(int pfd) {
   unsigned char u[16];
@@ -223,8 +229,12 @@ static int load(const char *lpath, int pfd, char *mem, int *found, char *err,
   if (fstat(lfd, &st) != 0 || !S_ISREG(st.st_mode)) {
     e = EINVAL;
     snprintf(err, errlen, "%s: not a pmlua log (not a regular file)", lpath);
-  } else if (st.st_size >= LOG_HDR && full_pread(lfd, h, LOG_HDR, 0) == 0 &&
-             memcmp(h, LOG_MAGIC, 8) == 0) {
+  } else if (st.st_size < LOG_HDR) {
+    /* torn at creation, before any commit (the first sync covers it) */
+  } else if (full_pread(lfd, h, LOG_HDR, 0) != 0) {
+    e = EIO;
+    snprintf(err, errlen, "%s: cannot read the log: %s", lpath, strerror(EIO));
+  } else if (memcmp(h, LOG_MAGIC, 8) == 0) {
     if (get64(h + 8) != LOG_VERSION) {
       e = EINVAL;
       snprintf(err, errlen, "%s: log version %llu is not supported", lpath,
@@ -236,10 +246,10 @@ static int load(const char *lpath, int pfd, char *mem, int *found, char *err,
     } else if ((e = replay(lfd, pfd, mem, get64(h + 24), pml_hash(h, LOG_HDR, 0))) != 0) {
       snprintf(err, errlen, "%s: cannot replay the log: %s", lpath, strerror(e));
     }
-  } else if (st.st_size >= LOG_HDR) {
+  } else if (!zeros(h, LOG_HDR)) {
     e = EINVAL;
     snprintf(err, errlen, "%s: not a pmlua log (move it away to open the pool)", lpath);
-  }                                   /* shorter: torn at creation, empty */
+  }                         /* a header of zeros: torn at creation, as above */
   close(lfd);
   return e;
 }
@@ -317,8 +327,9 @@ static void sync_dir(const char *lpath) {
 static int create_log(pml_Wal *w) {
   w->fd = open(w->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, w->mode);
   if (w->fd < 0) return fail(w, errno);
-  w->end = w->alloc = 0;
-  if (reserve_log(w, LOG_HDR) != 0 || restart(w) != 0) return w->err;
+  w->alloc = LOG_HDR;                  /* the header first: a log is never
+                                          longer than a header without one */
+  if (restart(w) != 0) return w->err;
   sync_dir(w->path);
   return 0;
 }
@@ -427,8 +438,12 @@ static int emit(pml_Wal *w, uint32_t flags) {
 */
 static void capture_page(pml_Wal *w, const char *pg) {
   int isnew;
+  unsigned char v;
   if (w->base == NULL || w->copying) {
-    copy_page(w, pg, w->base ? (uint64_t)(pg - w->base) : (uint64_t)(uintptr_t)pg);
+    /* a damaged pool can make libpmemobj's recovery persist a range it
+       never wrote, reaching past any mapping: copy only mapped pages */
+    if (mincore((void *)pg, PML_WAL_PAGE, &v) == 0)
+      copy_page(w, pg, w->base ? (uint64_t)(pg - w->base) : (uint64_t)(uintptr_t)pg);
     return;
   }
   if (pml_map_put(&w->pages, (uint64_t)(pg - w->base) + 1, &isnew) == NULL) {

@@ -280,6 +280,31 @@ function TestTruncated.test_truncated_while_open()
   end
 end
 
+TestLaneLog = {}
+
+-- a redo log extension that points at a place in the heap holding no log
+-- (capacity 0 there): libpmemobj divided by zero appending pmlua's log
+-- reserve to it in the collection at open; now the lane check refuses it
+function TestLaneLog.test_extension_without_a_log_is_refused()
+  local path = helper.pool_path()
+  helper.child_env_ok(helper.DIRECT, [[
+    local p = assert(pmem.open(arg[1], "c", 64 * 1024 * 1024))
+    p.root = { l = p:list() }
+    for i = 1, 200 do p.root.l:append({ i = i }) end
+    os.exit(0)]], path)
+  local f = assert(io.open(path, "r+b"))
+  f:seek("set", 5120)
+  local lanes = string.unpack("<I8", f:read(8))
+  f:seek("set", lanes + 256 + 8)           -- lane 0, external redo log, next
+  f:write(string.pack("<I8", 16 * 1024 * 1024))
+  f:close()
+  local out, code, err = helper.child([[
+    local p, msg = pmem.open(arg[1])
+    print(p, msg)]], path)
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "nil\t" .. path .. ": damaged pool (bad lane log)\n")
+end
+
 TestLock = {}
 
 -- a process killed while opening its pool (during the trial open, whose
