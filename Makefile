@@ -130,7 +130,7 @@ bench: all
 
 # The long sweeps (make test runs each with a smaller count): 5,000 mutated
 # pools (tests/test_mutants.lua; about 2 to 10 minutes on 2 cores) and 2,000
-# damaged logs (tests/test_wal.lua; about 10 s).
+# damaged logs (tests/test_wal.lua; about 2 minutes).
 TORTURE_MUTANTS ?= 5000
 TORTURE_WAL_MUTANTS ?= 2000
 torture: all
