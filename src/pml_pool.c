@@ -646,8 +646,10 @@ static int own_map(pml_Pool *p, const char *path, int *logged) {
   p->base = m;
   if (!*logged) return PML_OK;
   int e = pml_wal_read(lpath, p->fd, m, logged, why, sizeof why);
-  if (e == 0) e = mprotect(m, p->size, PROT_READ) == 0 ? 0 : errno;
-  return e ? fail(p, e, "%s", why) : PML_OK;
+  if (e != 0) return fail(p, e, "%s", why);
+  if (mprotect(m, p->size, PROT_READ) != 0)
+    return fail(p, errno, "%s: %s", path, strerror(errno));
+  return PML_OK;
 }
 
 /*

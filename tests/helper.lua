@@ -62,6 +62,22 @@ function M.file_size(path)
   return n
 end
 
+-- the bytes of the file at path, or nil if it cannot be opened
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- replace the file at path with the bytes s
+function M.write_file(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
 -- a path for a pool (not yet created) in a fresh directory
 function M.pool_path(name)
   return M.tmpdir() .. "/" .. (name or "test.pmem")

@@ -63,13 +63,7 @@ function TestReadOnly.test_r_needs_only_read_permission()
   lu.assertStrContains(out, "nil\t" .. path .. ": Permission denied")
 end
 
-local function content(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local content = helper.read_file
 
 function TestReadOnly.test_r_never_writes_the_file()
   local path = helper.pool_path()

@@ -54,9 +54,7 @@ print(root.n)
 pool:close()
 ]]
 
-local function write(path, s)
-  local f = assert(io.open(path, "w")); f:write(s); f:close()
-end
+local write = helper.write_file
 
 -- a fresh pool with the accounts, closed
 local function base_pool(dir)

@@ -7,19 +7,7 @@ local lu = require "luaunit"
 local helper = require "helper"
 local q = helper.q
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local read, write = helper.read_file, helper.write_file
 
 -- a pool whose run died after 30 commits (n = 1..30, each with a list
 -- entry), leaving its log
