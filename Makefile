@@ -67,7 +67,7 @@ OPT      ?= -O2
 CFLAGS   += $(OPT) $(if $(DEBUG),-DPML_DEBUG) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
             -fPIC -fvisibility=hidden -Isrc -I$(B) $(INCS)
 
-CORE     := pml_map pml_heap pml_fault pml_wal pml_pool pml_tx pml_valid pml_ref pml_cell pml_table pml_list pml_gc
+CORE     := pml_map pml_heap pml_fault pml_room pml_wal pml_pool pml_tx pml_valid pml_ref pml_cell pml_table pml_list pml_gc
 BIND     := lb_error lb_change lb_proxy lb_value lb_pool lb_module lb_types lb_peek lb_audit
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o

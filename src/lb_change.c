@@ -154,12 +154,12 @@ void lb_end(lua_State *L, lb_Pool *pool, int st) {
     /* out of room in a change of its own: free what deleted data left,
        so that the next attempt can find room (in a pool:transaction, once
        it has been rolled back) */
-    if (st == PML_EFULL && !joined) make_room(L, pool);
-    else if (st == PML_EFULL) tx.full = 1;
+    if (pml_isfull(st) && !joined) make_room(L, pool);
+    else if (pml_isfull(st)) tx.full = 1;
     lb_raise(L, pool, st);
   }
   if (!joined && (st = pml_tx_commit(&pool->core)) != PML_OK) {
-    if (st == PML_EFULL) make_room(L, pool);
+    if (pml_isfull(st)) make_room(L, pool);
     lb_raise(L, pool, st);
   }
 }
@@ -269,7 +269,7 @@ static int outer_end(lua_State *L, lb_Pool *pool, int status) {
   }
   pool->L = L;
   int st = pml_tx_commit(&pool->core);
-  if (st == PML_EFULL) make_room(L, pool);
+  if (pml_isfull(st)) make_room(L, pool);
   if (st != PML_OK) return lb_raise(L, pool, st);
   return lua_gettop(L) - 2;
 }

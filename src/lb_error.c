@@ -4,6 +4,7 @@
 ** outside it (the caller's position and names, the cause of an abort,
 ** the traceback of where it was raised).
 */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,17 +26,31 @@ static int count_block(void *ud, const pml_Block *b) {
 static const char *full(lb_Pool *pool) {
   Usage u = { 0, 0 };
   pml_heap_walk(&pool->core.heap, count_block, &u);
+  char what[64];
+  snprintf(what, sizeof what, pool->core.root->grow ? "it reached its maximum size, "
+           "%.1f MiB" : "a %.1f MiB file", pool->core.size / 1048576.0);
   snprintf(pool->core.err, sizeof pool->core.err,
-           "%.300s: pool is full (a %.1f MiB file, %.1f MiB used by %llu allocations); "
-           "the change was rolled back: delete data you no longer need, or copy the "
-           "data into a larger pool", pool->path, pool->core.size / 1048576.0,
-           u.bytes / 1048576.0, (unsigned long long)u.n);
+           "%.300s: pool is full (%s, %.1f MiB used by %llu allocations); the change "
+           "was rolled back: delete data you no longer need, or copy the data into a "
+           "larger pool", pool->path, what, u.bytes / 1048576.0, (unsigned long long)u.n);
+  return pool->core.err;
+}
+
+/* noroom -- the device (or the file size limit) stopped the pool growing */
+static const char *noroom(lb_Pool *pool) {
+  const pml_Room *r = &pool->core.room;
+  snprintf(pool->core.err, sizeof pool->core.err,
+           "%.300s: no room for the pool to grow past %.1f MiB: %s; the change was "
+           "rolled back: free space on the device, or delete data from the pool",
+           pool->path, r->reserved / 1048576.0,
+           r->err == EFBIG ? "the process's file size limit (ulimit -f)" : strerror(r->err));
   return pool->core.err;
 }
 
 const char *lb_message(lb_Pool *pool, int st) {
   switch (st) {
     case PML_EFULL: return full(pool);
+    case PML_EROOM: return noroom(pool);
     case PML_ENOMEM: return "not enough memory";
     case PML_EKEY: return "invalid key to 'next'";
     case PML_EINDEX: return "position out of bounds";

@@ -240,11 +240,14 @@ static int pool_newobject(lua_State *L) {
 
 /* check_size, check_mode -- an option's value (argument arg, or field
    name of the options table there) */
-static size_t check_size(lua_State *L, lua_Integer size, int arg) {
+static uint64_t check_size(lua_State *L, lua_Integer size, int arg) {
   if (size < (lua_Integer)PML_MIN_POOL_SIZE)
     luaL_argerror(L, arg, lua_pushfstring(L, "pool size %I is below the minimum "
                   "(pmem.MIN_POOL_SIZE = %I)", size, (lua_Integer)PML_MIN_POOL_SIZE));
-  return (size_t)size;
+  if ((uint64_t)size > PML_POOL_MAX)
+    luaL_argerror(L, arg, lua_pushfstring(L, "pool size %I is above the maximum "
+                  "(%I, 16 TiB)", size, (lua_Integer)PML_POOL_MAX));
+  return (uint64_t)size;
 }
 
 static unsigned check_mode(lua_State *L, lua_Integer mode, int arg) {
@@ -267,18 +270,24 @@ static lua_Integer opt_integer(lua_State *L, int t, const char *name, lua_Intege
   return ty == LUA_TNIL ? dflt : v;
 }
 
-/* read_options -- the options table at t: {size =, mode =, sync =} */
+/* read_options -- the options table at t: {size =, max_size =, mode =, sync =} */
 static void read_options(lua_State *L, int t, pml_Opts *o) {
   lua_pushnil(L);
   while (lua_next(L, t)) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-    if (strcmp(k, "size") && strcmp(k, "mode") && strcmp(k, "sync"))
+    if (strcmp(k, "size") && strcmp(k, "max_size") && strcmp(k, "mode") && strcmp(k, "sync"))
       luaL_argerror(L, t, lua_pushfstring(L, "unknown option %s (the options are "
-                    "size, mode and sync)", lua_type(L, -2) == LUA_TSTRING ?
+                    "size, max_size, mode and sync)", lua_type(L, -2) == LUA_TSTRING ?
                     lua_pushfstring(L, "'%s'", k) : luaL_tolstring(L, -2, NULL)));
     lua_pop(L, 1);
   }
-  o->size = check_size(L, opt_integer(L, t, "size", (lua_Integer)PML_DEFAULT_SIZE), t);
+  lua_Integer size = opt_integer(L, t, "size", 0), max = opt_integer(L, t, "max_size", 0);
+  o->size = lua_getfield(L, t, "size") == LUA_TNIL ? 0 : check_size(L, size, t);
+  o->max_size = lua_getfield(L, t, "max_size") == LUA_TNIL ? 0 : check_size(L, max, t);
+  lua_pop(L, 2);
+  if (o->max_size != 0 && o->size > o->max_size)
+    luaL_argerror(L, t, lua_pushfstring(L, "option 'size' (%I) is above option "
+                  "'max_size' (%I)", size, max));
   o->mode = check_mode(L, opt_integer(L, t, "mode", 0666), t);
   const char *sync = lua_getfield(L, t, "sync") == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
   if (sync == NULL && !lua_isnil(L, -1))
@@ -296,11 +305,11 @@ static void read_options(lua_State *L, int t, pml_Opts *o) {
    with the mode at si + 1 */
 static int open_pool(lua_State *L, const char *flag, int si) {
   const char *path = luaL_checkstring(L, 1);
-  pml_Opts o = { PML_DEFAULT_SIZE, 0666, PML_SYNC_FULL };
+  pml_Opts o = { 0, 0, 0666, PML_SYNC_FULL };
   if (lua_istable(L, si)) {
     read_options(L, si, &o);
   } else {
-    o.size = check_size(L, luaL_optinteger(L, si, (lua_Integer)PML_DEFAULT_SIZE), si);
+    o.size = lua_isnoneornil(L, si) ? 0 : check_size(L, luaL_checkinteger(L, si), si);
     o.mode = check_mode(L, luaL_optinteger(L, si + 1, 0666), si + 1);
   }
   /* the userdata exists (closed) before the pool does: an error later
@@ -381,14 +390,16 @@ static void setint(lua_State *L, const char *k, uint64_t v) {
   lua_setfield(L, -2, k);
 }
 
-/* pool:stats() -- {size, used, free, sync, engine, log} (docs/reference.md) */
+/* pool:stats() -- {size, max_size, used, free, sync, engine, log}
+   (docs/reference.md) */
 static int pool_stats(lua_State *L) {
   lb_Pool *pool = lb_checkopen(L, 1);
   pml_Pool *p = &pool->core;
-  uint64_t used, total;
-  pml_heap_usage(&p->heap, &used, &total);
-  lua_createtable(L, 0, 6);
-  setint(L, "size", p->size);
+  uint64_t used, total, end;
+  pml_heap_usage(&p->heap, &used, &total, &end);
+  lua_createtable(L, 0, 7);
+  setint(L, "size", pml_pool_file_size(p, end));
+  setint(L, "max_size", p->size);
   setint(L, "used", used);
   setint(L, "free", total - used);
   setint(L, "log", pml_wal_pending(&p->wal));

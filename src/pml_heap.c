@@ -271,9 +271,10 @@ int pml_heap_check(const pml_Heap *h, const char **why) {
   return walk(h, NULL, NULL, why);
 }
 
-void pml_heap_usage(const pml_Heap *h, uint64_t *used, uint64_t *total) {
+void pml_heap_usage(const pml_Heap *h, uint64_t *used, uint64_t *total, uint64_t *end) {
   Zone zn;
   *used = *total = 0;
+  *end = h->zone0 + ZONE_META;
   for (uint32_t z = 0; z < h->nzones; z++) {     /* the chunks that fit */
     uint64_t at = h->zone0 + (uint64_t)z * ZONE_MAX_SIZE + ZONE_META;
     uint64_t n = at < h->size ? (h->size - at) / CHUNKSIZE : 0;
@@ -283,10 +284,27 @@ void pml_heap_usage(const pml_Heap *h, uint64_t *used, uint64_t *total) {
     for (uint32_t c = 0; c < zn.nchunks; ) {     /* bounded as walk() */
       Chunk ch = chunk(h, &zn, c);
       if (ch.size_idx == 0 || ch.size_idx > zn.nchunks - c) break;
-      if (ch.type == CH_USED || ch.type == CH_RUN) *used += ch.size_idx * CHUNKSIZE;
+      if (ch.type == CH_USED || ch.type == CH_RUN) {
+        *used += ch.size_idx * CHUNKSIZE;
+        *end = chunk_off(&zn, c + ch.size_idx);
+      }
       c += ch.size_idx;
     }
   if (*used > *total) *used = *total;
+}
+
+void pml_heap_meta(const pml_Heap *h, uint64_t off, uint64_t *zone_off, uint64_t *chunk) {
+  *zone_off = *chunk = 0;
+  if (off < h->zone0 || off >= h->size) return;
+  uint64_t z = (off - h->zone0) / ZONE_MAX_SIZE, zoff = h->zone0 + z * ZONE_MAX_SIZE;
+  *zone_off = zoff;
+  if (off >= zoff + ZONE_META)
+    *chunk = zoff + ZONE_META + (off - zoff - ZONE_META) / CHUNKSIZE * CHUNKSIZE;
+}
+
+uint64_t pml_heap_whole(uint64_t size) {
+  if (size < HEAP_HDR_SIZE + ZONE_MAX_SIZE) return size;
+  return HEAP_HDR_SIZE + (size - HEAP_HDR_SIZE) / ZONE_MAX_SIZE * ZONE_MAX_SIZE;
 }
 
 /* {====================================================== lanes */

@@ -60,8 +60,21 @@ int pml_heap_walk(const pml_Heap *h, int (*fn)(void *ud, const pml_Block *b),
 /* check every zone's chunk headers and run headers: 0, or -1 with *why */
 int pml_heap_check(const pml_Heap *h, const char **why);
 /* the bytes of the heap's chunks in use (a run counts whole, however few
-   of its blocks are allocated) and of all its chunks */
-void pml_heap_usage(const pml_Heap *h, uint64_t *used, uint64_t *total);
+   of its blocks are allocated) and of all its chunks; *end: the offset
+   past the last chunk in use (past zone 0's headers if none) */
+void pml_heap_usage(const pml_Heap *h, uint64_t *used, uint64_t *total, uint64_t *end);
+/* where the metadata of a block at off lies: its zone's headers (zone
+   and chunk headers, ZONE_META bytes from *zone_off) and the chunk it
+   starts in (a run's header and bitmap at *chunk); 0s if off is not in a
+   zone */
+void pml_heap_meta(const pml_Heap *h, uint64_t off, uint64_t *zone_off, uint64_t *chunk);
+#define PML_HEAP_ZONE_META  ((uint64_t)64 + 8 * 65528)
+/* the largest heap of at most size bytes made of whole zones (a heap
+   smaller than one zone: size). libpmemobj allocates best fit, the
+   smallest free span that fits, across zones: in a heap of whole zones a
+   zone in use beats an untouched one, and the heap fills from its start
+   (a smaller last zone would be filled first) */
+uint64_t pml_heap_whole(uint64_t size);
 #define PML_LANE_SIZE 3072      /* bytes of one lane (pml_heap_check_lanes) */
 
 /* a 64-bit hash of the n bytes of the lanes at lanes (never 0): equal

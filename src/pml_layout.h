@@ -14,7 +14,8 @@
 
 #define PML_LAYOUT          "pmlua"       /* libpmemobj layout name */
 #define PML_MAGIC           "pmlua\0\0"   /* 8 bytes incl. NUL, in pml_Root */
-#define PML_FORMAT_VERSION  1
+#define PML_FORMAT_VERSION  2       /* growing pools (pml_Root.grow) */
+#define PML_FORMAT_FIXED    1       /* fixed-size pools keep version 1 */
 
 /* pml_Root.state: whether the last run closed the pool */
 #define PML_STATE_CLEAN  0
@@ -139,7 +140,10 @@ typedef struct pml_Root {
                                of collections and bulk frees (0 if none) */
   uint64_t seal;            /* the lanes' hash at the last clean close by
                                pmlua (pml_heap_lanes_seal), 0 if none */
-  uint64_t reserved[6];
+  uint64_t grow;            /* version 2: nonzero for a growing pool, whose
+                               file at rest may end before its heap does
+                               (pml_room.h); version 1: not there (0) */
+  uint64_t reserved[5];
 } pml_Root;
 
 /*
@@ -164,7 +168,7 @@ _Static_assert(sizeof(pml_List) == 40 && offsetof(pml_List, len) == 16 &&
 _Static_assert(sizeof(pml_Root) == 112 && offsetof(pml_Root, version) == 8 &&
                offsetof(pml_Root, state) == 16 && offsetof(pml_Root, nobjects) == 24 &&
                offsetof(pml_Root, root) == 32 && offsetof(pml_Root, logbuf) == 48 &&
-               offsetof(pml_Root, seal) == 56 && offsetof(pml_Root, reserved) == 64,
+               offsetof(pml_Root, seal) == 56 && offsetof(pml_Root, grow) == 64,
                "pml_Root");
 
 #endif

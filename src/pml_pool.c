@@ -64,6 +64,7 @@ void pml_pool_init(pml_Pool *p, const pml_Hooks *hooks, void *hookud) {
   p->hookud = hookud;
   p->epoch = 1;
   p->fd = -1;
+  pml_room_open(&p->room, -1, 0, 0, 0);
 }
 
 static void sleep_ms(long ms) {
@@ -84,12 +85,13 @@ static long now_ms(void) {
 ** Runs before the pool is linked to its name, so a crash here leaves no
 ** pool at the path.
 */
-static int init_root(PMEMobjpool *pop) {
+static int init_root(PMEMobjpool *pop, int grow) {
   PMEMoid r = pmemobj_root(pop, sizeof(pml_Root));
   if (OID_IS_NULL(r)) return -1;
   pml_Root *root = pmemobj_direct(r);
   memcpy(root->magic, PML_MAGIC, sizeof root->magic);
-  root->version = PML_FORMAT_VERSION;
+  root->version = grow ? PML_FORMAT_VERSION : PML_FORMAT_FIXED;
+  root->grow = grow != 0;
   root->state = PML_STATE_CLEAN;
   pmemobj_persist(pop, root, sizeof *root);
   return 0;
@@ -146,22 +148,54 @@ static int set_lanes(pml_Pool *p, const char *path, const char *fpath) {
 }
 
 /* build -- make the file at fpath (existing, sized) a pmlua pool */
-static int build(pml_Pool *p, const char *path, const char *fpath) {
+static int build(pml_Pool *p, const char *path, const char *fpath, int grow) {
+  /* libpmemobj gives a pool all its blocks at creation unless told not
+     to: a growing pool's file must stay sparse */
+  int at_create = !grow;
+  pmemobj_ctl_set(NULL, "fallocate.at_create", &at_create);
   PMEMobjpool *pop = pmemobj_create(fpath, PML_LAYOUT, 0, 0);
+  at_create = 1;
+  pmemobj_ctl_set(NULL, "fallocate.at_create", &at_create);
   if (pop == NULL) {
     int e = errno;
     if (e == ENOSPC) return fail(p, e, "%s: %s", path, strerror(e));
     return fail(p, e, "%s: cannot create pool: %s", path, pmemobj_errormsg());
   }
-  int ok = init_root(pop) == 0;
+  int ok = init_root(pop, grow) == 0;
   pmemobj_close(pop);
   if (!ok) return fail(p, ENOMEM, "%s: cannot create pool root", path);
   return set_lanes(p, path, fpath);
 }
 
-/* reserve -- give the new file fd its size (the blocks, not a hole) */
-static int reserve(pml_Pool *p, const char *path, int fd, size_t size) {
-  int e = posix_fallocate(fd, 0, (off_t)size);
+/* Geometry -- a new pool's file: its size (the heap's end), the blocks
+   reserved at once, whether it grows */
+typedef struct Geometry {
+  uint64_t size, reserve;
+  int grow;
+} Geometry;
+
+/* libpmemobj 1.12's heap offset in a pool it creates (1024 lanes) */
+#define CREATED_HEAP_OFF   3153920
+
+/* geometry -- the file for options o in directory dir (pml_Opts); a
+   growing pool's heap is made of whole zones (pml_heap_whole) */
+static int geometry(pml_Pool *p, const char *path, const char *dir,
+                    const pml_Opts *o, Geometry *g) {
+  g->grow = o->size == 0 || o->max_size != 0;
+  g->size = !g->grow ? o->size : o->max_size ? o->max_size : pml_room_default_max(dir);
+  if (g->grow && g->size > CREATED_HEAP_OFF)
+    g->size = (CREATED_HEAP_OFF + pml_heap_whole(g->size - CREATED_HEAP_OFF) + 4095) &
+              ~(uint64_t)4095;
+  g->reserve = !g->grow ? g->size : o->size > PML_ROOM_FRESH ? o->size : PML_ROOM_FRESH;
+  if (g->size >= PML_MIN_POOL_SIZE) return PML_OK;
+  return fail(p, EFBIG, "%s: no room for a pool: the file size limit or the file "
+              "system allows %llu bytes, less than the minimum pool size", path,
+              (unsigned long long)g->size);
+}
+
+/* reserve -- give the new file fd its size and its first blocks */
+static int reserve(pml_Pool *p, const char *path, int fd, const Geometry *g) {
+  int e = pml_room_make(fd, g->size, g->reserve);
   return e == 0 ? PML_OK : fail(p, e, "%s: %s", path, strerror(e));
 }
 
@@ -193,7 +227,7 @@ static void sweep_stale(const char *dir) {
 ** create in the directory (sweep_stale).
 */
 static int create_named(pml_Pool *p, const char *path, const char *dir,
-                        size_t size, unsigned mode) {
+                        const Geometry *g, unsigned mode) {
   static unsigned counter;
   char tmp[4096];
   if (snprintf(tmp, sizeof tmp, "%s/" TEMP_TAG "%ld.%u", dir, (long)getpid(),
@@ -201,9 +235,9 @@ static int create_named(pml_Pool *p, const char *path, const char *dir,
     return fail(p, ENAMETOOLONG, "%s: %s", path, strerror(ENAMETOOLONG));
   int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return fail(p, errno, "%s: %s", path, strerror(errno));
-  int st = reserve(p, path, fd, size);
+  int st = reserve(p, path, fd, g);
   close(fd);
-  if (st == PML_OK) st = build(p, path, tmp);
+  if (st == PML_OK) st = build(p, path, tmp, g->grow);
   if (st == PML_OK && link(tmp, path) != 0)
     st = fail(p, errno, "%s: %s", path, strerror(errno));
   unlink(tmp);
@@ -218,19 +252,21 @@ static int create_named(pml_Pool *p, const char *path, const char *dir,
 ** crash at any point leaves no file behind. Returns PML_OK, or PML_ESYS with
 ** errnum EEXIST if path exists.
 */
-static int create(pml_Pool *p, const char *path, size_t size, unsigned mode) {
+static int create(pml_Pool *p, const char *path, const pml_Opts *o) {
   char dbuf[4096];
   snprintf(dbuf, sizeof dbuf, "%s", path);
   const char *dir = dirname(dbuf);
+  Geometry g;
+  if (geometry(p, path, dir, o, &g) != PML_OK) return PML_ESYS;
   sweep_stale(dir);
-  int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+  int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, o->mode);
   if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
-    return create_named(p, path, dir, size, mode);
+    return create_named(p, path, dir, &g, o->mode);
   if (fd < 0) return fail(p, errno, "%s: %s", path, strerror(errno));
   char fpath[64];
   snprintf(fpath, sizeof fpath, "/proc/self/fd/%d", fd);
-  int st = reserve(p, path, fd, size);
-  if (st == PML_OK) st = build(p, path, fpath);
+  int st = reserve(p, path, fd, &g);
+  if (st == PML_OK) st = build(p, path, fpath, g.grow);
   if (st == PML_OK && linkat(AT_FDCWD, fpath, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0)
     st = fail(p, errno, "%s: %s", path, strerror(errno));
   close(fd);
@@ -303,10 +339,10 @@ static int check_root(pml_Pool *p, const char *path) {
   p->root = pml_ptr(p, off);
   if (memcmp(p->root->magic, PML_MAGIC, sizeof p->root->magic) != 0)
     return fail(p, EINVAL, "%s: damaged pool (bad root magic)", path);
-  if (p->root->version != PML_FORMAT_VERSION)
+  if (p->root->version != PML_FORMAT_VERSION && p->root->version != PML_FORMAT_FIXED)
     return fail(p, EINVAL, "%s: pool format version %llu is not supported "
-                "(this pmlua reads version %d)", path,
-                (unsigned long long)p->root->version, PML_FORMAT_VERSION);
+                "(this pmlua reads versions %d and %d)", path,
+                (unsigned long long)p->root->version, PML_FORMAT_FIXED, PML_FORMAT_VERSION);
   if (p->root->state != PML_STATE_CLEAN && p->root->state != PML_STATE_OPEN)
     return fail(p, EINVAL, "%s: damaged pool (bad run state)", path);
   return PML_OK;
@@ -639,11 +675,18 @@ static void unmap(pml_Pool *p) {
 */
 static int own_map(pml_Pool *p, const char *path, int *logged) {
   char lpath[sizeof p->wal.path], why[sizeof p->err];
+  struct stat st;
   *logged = pml_wal_path(path, lpath, sizeof lpath) == 0 && access(lpath, F_OK) == 0;
-  void *m = mmap(NULL, p->size, PROT_READ | (*logged ? PROT_WRITE : 0),
-                 *logged ? MAP_PRIVATE : MAP_SHARED, p->fd, 0);
+  int prot = PROT_READ | (*logged ? PROT_WRITE : 0);
+  if (fstat(p->fd, &st) != 0) return fail(p, errno, "%s: %s", path, strerror(errno));
+  uint64_t fsize = (uint64_t)st.st_size < p->size ? (uint64_t)st.st_size : p->size;
+  /* a growing pool at rest: its heap's free tail, cut off the file, is
+     mapped as the zeros an extended file would read */
+  void *m = mmap(NULL, p->size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) return fail(p, errno, "%s: %s", path, strerror(errno));
   p->base = m;
+  if (mmap(m, fsize, prot, MAP_FIXED | (*logged ? MAP_PRIVATE : MAP_SHARED), p->fd, 0) == MAP_FAILED)
+    return fail(p, errno, "%s: %s", path, strerror(errno));
   if (!*logged) return PML_OK;
   int e = pml_wal_read(lpath, p->fd, m, logged, why, sizeof why);
   if (e != 0) return fail(p, e, "%s", why);
@@ -711,7 +754,7 @@ static int persistent_memory(int fd) {
 static PMEMobjpool *logged_open(pml_Pool *p, const char *path, const char *lpath, int fd) {
   int logged = !p->readonly && fd >= 0 && p->size != UINT64_MAX &&
                !persistent_memory(fd);
-  if (logged && pml_wal_begin(&p->wal, path, dup(fd), p->sync) != 0) {
+  if (logged && pml_wal_begin(&p->wal, path, dup(fd), p->sync, &p->room) != 0) {
     pml_wal_end(&p->wal, 0);
     logged = 0;
   }
@@ -744,9 +787,10 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   int skip = created, st = created ? PML_OK : sealed(p, path, &skip);
   if (st == PML_OK && !skip) st = trial_open(p, path, lpath, fd, p->readonly);
   if (st == PML_OK) p->pop = logged_open(p, path, lpath, fd);
-  if (fd >= 0) close(fd);
-  if (st != PML_OK) return st;
-  if (p->pop == NULL) return PML_ESYS;
+  if (st != PML_OK || p->pop == NULL) {
+    if (fd >= 0) close(fd);
+    return st != PML_OK ? st : PML_ESYS;
+  }
   p->base = (char *)p->pop;
   const char *why;
   st = check_root(p, path);
@@ -757,6 +801,7 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
                             dsc(p->base, PML_DSC_NLANES), &why) != 0))
     st = fail(p, EINVAL, "%s: damaged pool (%s)", path, why);
   if (st != PML_OK) {
+    if (fd >= 0) close(fd);
     pml_wal_closing(&p->wal, 0);
     pmemobj_close(p->pop);
     pml_wal_end(&p->wal, 0);
@@ -765,6 +810,11 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
     p->root = NULL;
     return st;
   }
+  uint64_t used, total, end;
+  pml_heap_usage(&p->heap, &used, &total, &end);
+  int grow = !p->readonly && fd >= 0 && p->root->grow != 0;
+  pml_room_open(&p->room, grow ? dup(fd) : -1, grow, p->size, end);
+  if (fd >= 0) close(fd);
   p->uuid_lo = pmemobj_oid(p->root).pool_uuid_lo;
   p->crashed = p->root->state == PML_STATE_OPEN;
   pml_pool_reserve(p);                    /* before the collection at open */
@@ -795,16 +845,66 @@ static int recover_log(pml_Pool *p, const char *path) {
   return e ? fail(p, e, "%s", why) : PML_OK;
 }
 
+/*
+** heap_end -- where the heap of the pool file fd ends, if the file is a
+** growing pool at rest that ends before it (pml_room.h); else 0. Trusts
+** nothing: the descriptor's heap offset and size (outside its checksum)
+** must be sane and the root object must say the pool grows.
+*/
+static uint64_t heap_end(int fd, uint64_t fsize) {
+  uint64_t d[(PML_DSC_END - PML_DSC_LANES_OFF) / 8];
+  pml_Root r;
+  if (pread(fd, d, sizeof d, PML_DSC_LANES_OFF) != (ssize_t)sizeof d) return 0;
+  uint64_t heap_off = d[(PML_DSC_HEAP_OFF - PML_DSC_LANES_OFF) / 8];
+  uint64_t heap_size = d[(PML_DSC_HEAP_SIZE - PML_DSC_LANES_OFF) / 8];
+  uint64_t root_off = d[(PML_DSC_ROOT_OFF - PML_DSC_LANES_OFF) / 8];
+  if (heap_off < HDR_MIN_FILE || heap_off >= fsize || (heap_off & 4095) ||
+      heap_size > PML_POOL_MAX || heap_size <= fsize - heap_off ||
+      root_off > fsize - sizeof r ||
+      pread(fd, &r, sizeof r, (off_t)root_off) != (ssize_t)sizeof r)
+    return 0;
+  if (memcmp(r.magic, PML_MAGIC, sizeof r.magic) != 0 ||
+      r.version != PML_FORMAT_VERSION || r.grow == 0 || r.state != PML_STATE_CLEAN)
+    return 0;
+  return heap_off + heap_size;
+}
+
+/*
+** fit_file -- a growing pool at rest (closed cleanly, its free tail cut
+** off) gets its file extended to the heap's end before anything maps it,
+** under an exclusive flock (as recover_log); a read-only open maps the
+** tail as zeros instead (own_map). Sets p->size to the heap's end.
+*/
+static int fit_file(pml_Pool *p, const char *path) {
+  if (p->size == UINT64_MAX) return PML_OK;             /* a poolset */
+  int fd = open(path, p->readonly ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CLOEXEC);
+  if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
+    fd = open(path, O_RDONLY | O_CLOEXEC);   /* libpmemobj will say why */
+  if (fd < 0) return fail(p, errno, "%s: %s", path, strerror(errno));
+  uint64_t end = heap_end(fd, p->size);
+  int st = PML_OK;
+  if (end != 0 && !p->readonly) {
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) st = in_use(p, path, errno);
+    else if ((errno = pml_room_extend(fd, end)) != 0)
+      st = fail(p, errno, "%s: cannot extend the pool file to its heap's end: %s",
+                path, strerror(errno));
+  }
+  close(fd);
+  if (st == PML_OK && end != 0) p->size = end;
+  return st;
+}
+
 static int open_file(pml_Pool *p, const char *path, int flag, const pml_Opts *o) {
   int created = 0;
   if (flag == 'x' || (flag == 'c' && access(path, F_OK) != 0 && errno == ENOENT)) {
-    int st = create(p, path, o->size, o->mode);
+    int st = create(p, path, o);
     if (st != PML_OK && !(flag == 'c' && p->errnum == EEXIST)) return st;
     created = st == PML_OK;
   }
   p->readonly = flag == 'r';
   p->sync = o->sync;
   int st = precheck(p, path);
+  if (st == PML_OK) st = fit_file(p, path);
   if (st == PML_OK && !p->readonly) st = recover_log(p, path);
   if (st != PML_OK) return st;
   if (p->readonly) {
@@ -864,8 +964,13 @@ void pml_pool_reserve(pml_Pool *p) {
   /* none yet (new pool, or made by an older pmlua): allocate one and store
      its offset in the root atomically (no room: the lanes' logs only) */
   struct pobj_action act[2];
+  if (pml_room_reserve(&p->room, PML_LOGBUF_SIZE) != 0) return;
   PMEMoid o = pmemobj_reserve(p->pop, &act[0], PML_LOGBUF_SIZE, PML_TLOG);
   if (OID_IS_NULL(o)) return;
+  if (pml_room_note(&p->room, o.off, PML_LOGBUF_SIZE) != 0) {
+    pmemobj_cancel(p->pop, act, 1);
+    return;
+  }
   pmemobj_set_value(p->pop, &act[1], &p->root->logbuf, o.off);
   if (pmemobj_publish(p->pop, act, 2) == 0 && pml_wal_commit(&p->wal) == 0)
     p->logbuf = o.off;
@@ -882,6 +987,12 @@ void pml_pool_recycle(pml_Pool *p) {
   if (p->pop == NULL || p->readonly || pml_tx_active(p)) return;
   (void)pmemobj_defrag(p->pop, NULL, 0, NULL);
   (void)pml_wal_commit(&p->wal);             /* a failure refuses later changes */
+}
+
+uint64_t pml_pool_file_size(const pml_Pool *p, uint64_t end) {
+  if (p->root == NULL || p->root->grow == 0 || p->root->version == PML_FORMAT_FIXED)
+    return p->size;
+  return (end + 4095) & ~(uint64_t)4095;
 }
 
 int pml_pool_start_run(pml_Pool *p) {
@@ -916,11 +1027,15 @@ void pml_pool_close(pml_Pool *p, int clean) {
     /* a clean close of a run that committed nothing leaves the file as it
        was; the others keep every page the run changed */
     int keep = clean && (p->wal.commits > 0 || p->crashed);
+    uint64_t used, total, end;
+    pml_heap_usage(&p->heap, &used, &total, &end);
     if (!p->readonly && clean) seal(p);
-    if (keep) pml_wal_dirty(&p->wal);
+    if (keep) pml_wal_dirty(&p->wal, end);
     pml_wal_closing(&p->wal, keep);
     pmemobj_close(p->pop);
-    pml_wal_end(&p->wal, keep);
+    int e = pml_wal_end(&p->wal, keep);
+    /* a log left for the next open needs the whole file */
+    pml_room_close(&p->room, clean && e == 0, end);
   }
   p->epoch++;
   p->pop = NULL;

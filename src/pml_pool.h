@@ -16,6 +16,7 @@
 #include "pml_layout.h"
 #include "pml_map.h"
 #include "pml_ref.h"
+#include "pml_room.h"
 #include "pml_tx.h"
 #include "pml_wal.h"
 
@@ -27,11 +28,14 @@ enum {
   PML_ESYS,         /* a system or library error: p->err, p->errnum */
   PML_EKEY,         /* invalid key given to next */
   PML_EINDEX,       /* list position out of range */
-  PML_EDAMAGED      /* the pool holds an impossible offset or size */
+  PML_EDAMAGED,     /* the pool holds an impossible offset or size */
+  PML_EROOM         /* the device (or the file size limit) has no room for
+                       the pool to grow: p->room.err */
 };
+#define pml_isfull(st)  ((st) == PML_EFULL || (st) == PML_EROOM)
 
 #define PML_MIN_POOL_SIZE  ((size_t)PMEMOBJ_MIN_POOL)
-#define PML_DEFAULT_SIZE   ((size_t)64 << 20)
+#define PML_POOL_MAX       ((uint64_t)1 << 44)    /* 16 TiB: the largest pool */
 /* lanes of a pool pmlua creates (libpmemobj makes 1024); docs/layout.md */
 #define PML_NLANES         64
 /* the log reserve: one 256 KiB chunk less libpmemobj's 16-byte header,
@@ -73,6 +77,7 @@ typedef struct pml_Pool {
   pml_RefState ref;         /* pml_ref.c: suspects, born containers */
   pml_GcState gc;           /* pml_gc.c: collection pacing, recovery */
   pml_Wal wal;              /* pml_wal.c: the log engine (wal.on) */
+  pml_Room room;            /* pml_room.c: the file's size, blocks reserved */
   int sync;                 /* PML_SYNC_FULL or PML_SYNC_NORMAL, as opened */
   const pml_Hooks *hooks;
   void *hookud;
@@ -92,10 +97,13 @@ typedef struct pml_Pool {
    against the heap's own metadata (pml_heap.h). */
 
 void pml_pool_init(pml_Pool *p, const pml_Hooks *hooks, void *hookud);
-/* how a pool is opened: size and mode (permission bits, the umask
-   applies) are for creation only; sync is PML_SYNC_FULL or _NORMAL */
+/* how a pool is opened. For creation only: size, max_size and mode
+   (permission bits, the umask applies). size alone: a fixed pool of that
+   size; max_size: a growing pool, up to max_size (its first size bytes
+   reserved); neither: growing, up to pml_room_default_max. sync is
+   PML_SYNC_FULL or _NORMAL */
 typedef struct pml_Opts {
-  size_t size;
+  uint64_t size, max_size;  /* 0: not given */
   unsigned mode;
   int sync;
 } pml_Opts;
@@ -104,6 +112,9 @@ typedef struct pml_Opts {
 int pml_pool_open(pml_Pool *p, const char *path, int flag, const pml_Opts *o);
 /* make every committed change durable now */
 int pml_pool_sync(pml_Pool *p);
+/* the bytes of the pool's file once closed: a growing pool's is cut
+   after its heap's last chunk in use, end (pml_heap_usage) */
+uint64_t pml_pool_file_size(const pml_Pool *p, uint64_t end);
 /* mark the run as started (state OPEN): after any recovery at open */
 int pml_pool_start_run(pml_Pool *p);
 /* give the pool its log reserve if it has none (outside transactions) */

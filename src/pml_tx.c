@@ -48,6 +48,23 @@ static int log_failed(pml_Pool *p) {
   return PML_ESYS;
 }
 
+/* no_log_room -- the message for a log that found no room (pml_wal_expect,
+   pml_wal_room); the transaction is rolled back by the caller */
+static int no_log_room(pml_Pool *p, int e) {
+  p->errnum = e;
+  snprintf(p->err, sizeof p->err, "%.300s: no room for the pool's log: %s; the "
+           "change was rolled back: free space on the device, or delete data from "
+           "the pool", p->wal.path,
+           e == EFBIG ? "the process's file size limit (ulimit -f)" : strerror(e));
+  return PML_ESYS;
+}
+
+/* expect -- the log notes the n bytes at ptr that the transaction changes */
+static int expect(pml_Pool *p, const void *ptr, size_t n) {
+  int e = pml_wal_expect(&p->wal, ptr, n);
+  return e == 0 ? PML_OK : e == ENOMEM ? PML_ENOMEM : no_log_room(p, e);
+}
+
 int pml_tx_open(pml_Pool *p) {
   if (p->tx.open) return PML_OK;
   if (p->wal.err) return log_failed(p);
@@ -101,6 +118,7 @@ int pml_tx_room(const pml_Pool *p, uint64_t acts, uint64_t snap) {
    and the module above that asked is told */
 static void end(pml_Pool *p, int committed) {
   p->tx.open = 0;
+  pml_wal_forget(&p->wal);
   if (!committed) p->epoch++;                   /* the undo log restored data */
   pml_map_clear(&p->tx.alloc);
   pml_map_clear(&p->tx.frees);
@@ -117,8 +135,17 @@ void pml_tx_abort(pml_Pool *p) {
   end(p, 0);
 }
 
+/* allocator metadata and lane pages a commit may write, per action */
+#define PAGES_PER_ACT   2
+#define PAGES_LANES     8
+
 int pml_tx_commit(pml_Pool *p) {
   if (!p->tx.open) return PML_OK;
+  int room_e = pml_wal_room(&p->wal, p->tx.acts * PAGES_PER_ACT + PAGES_LANES);
+  if (room_e != 0) {
+    pml_tx_abort(p);
+    return no_log_room(p, room_e);
+  }
   if (pmemobj_tx_stage() == TX_STAGE_WORK) pmemobj_tx_commit();
   int committed = pmemobj_tx_stage() == TX_STAGE_ONCOMMIT;
   int e = pmemobj_tx_end();
@@ -128,21 +155,46 @@ int pml_tx_commit(pml_Pool *p) {
   /* room freed for one size becomes room for any once the runs it leaves
      empty are given back: do it for every eighth of the pool freed */
   p->tx.freed += p->tx.freebytes;
-  if (p->tx.freed >= p->size / 8) {
+  if (p->tx.freed >= p->room.used / 8) {
     p->tx.freed = 0;
     pml_pool_recycle(p);
   }
   return PML_OK;
 }
 
+/* room -- blocks on the device for n more bytes of the heap (an
+   allocation, or a log extension libpmemobj allocates for a snapshot) */
+static int room(pml_Pool *p, uint64_t n) {
+  return pml_room_reserve(&p->room, n) == 0 ? PML_OK : PML_EROOM;
+}
+
+/* island -- a block placed past the room reserved from the pool's start
+   (pml_room_note reserved it): its zone's headers and its chunk's start
+   (a run's header) get blocks too, so that no page holding the heap's
+   metadata or data is ever a hole the device may refuse (pml_wal.c skips
+   such pages at a checkpoint: free space) */
+static int island(pml_Pool *p, uint64_t off) {
+  uint64_t zone_off, chunk;
+  if (off + 1 <= p->room.used || p->room.fd < 0) return 0;
+  pml_heap_meta(&p->heap, off, &zone_off, &chunk);
+  if (zone_off && pml_room_note(&p->room, zone_off, PML_HEAP_ZONE_META) != 0) return -1;
+  return chunk && chunk < off ? pml_room_note(&p->room, chunk, off - chunk) : 0;
+}
+
 int pml_tx_snap(pml_Pool *p, void *ptr, size_t n) {
   p->epoch++;
   p->tx.snap += pml_tx_snapcost(n);
-  return status(p, pmemobj_tx_add_range_direct(ptr, n));
+  /* past the lane's undo log libpmemobj allocates extensions for it */
+  if (p->tx.snap + BUF_SLACK > LANE_UNDO && room(p, n + LANE_UNDO) != PML_OK)
+    return PML_EROOM;
+  int st = expect(p, ptr, n);
+  return st != PML_OK ? st : status(p, pmemobj_tx_add_range_direct(ptr, n));
 }
 
 int pml_tx_fresh(pml_Pool *p, void *ptr, size_t n) {
   p->epoch++;
+  int st = expect(p, ptr, n);
+  if (st != PML_OK) return st;
   return status(p, pmemobj_tx_xadd_range_direct(ptr, n,
                 POBJ_XADD_NO_SNAPSHOT | POBJ_XADD_ASSUME_INITIALIZED));
 }
@@ -150,11 +202,17 @@ int pml_tx_fresh(pml_Pool *p, void *ptr, size_t n) {
 uint64_t pml_tx_alloc(pml_Pool *p, size_t n, unsigned type, int zero, int *st) {
   p->epoch++;
   p->tx.acts++;
+  if ((*st = room(p, n)) != PML_OK) return 0;
   PMEMoid oid = pmemobj_tx_xalloc(n, type, zero ? POBJ_XALLOC_ZERO : 0);
   if (OID_IS_NULL(oid)) {
     *st = status(p, errno ? errno : ENOMEM);
     return 0;
   }
+  if (pml_room_note(&p->room, oid.off, n) != 0 || island(p, oid.off) != 0) {
+    *st = PML_EROOM;              /* the transaction rolls it back */
+    return 0;
+  }
+  if ((*st = expect(p, pml_ptr(p, oid.off), n)) != PML_OK) return 0;
   int isnew;
   pml_MapSlot *s = pml_map_put(&p->tx.alloc, oid.off, &isnew);
   if (s == NULL) {
@@ -185,6 +243,8 @@ int pml_tx_free(pml_Pool *p, uint64_t off, unsigned type) {
   if (pml_map_put(&p->tx.frees, off, &isnew) == NULL) return PML_ENOMEM;
   pml_map_del(&p->tx.alloc, off);
   PMEMoid oid = { p->uuid_lo, off };
+  int st = expect(p, pml_ptr(p, off - 16), 16);       /* its header */
+  if (st != PML_OK) return st;
   p->epoch++;
   p->tx.acts++;
   p->tx.freebytes += pmemobj_alloc_usable_size(oid);

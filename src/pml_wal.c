@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "pml_hash.h"
+#include "pml_room.h"
 #include "pml_wal.h"
 
 #define LOG_MAGIC     "PMLUAWAL"
@@ -119,6 +120,8 @@ typedef struct Scan {
   uint64_t salt, chain;
   unsigned char *buf;
   uint64_t commit_end;      /* end of the last commit frame seen */
+  uint64_t free_from;       /* pages past it the device may refuse: free
+                               space (pml_Wal.room), skipped */
 } Scan;
 
 /* records_ok -- do the records of payload b (n bytes) stay inside the pool? */
@@ -135,12 +138,15 @@ static int records_ok(const unsigned char *b, size_t n, uint64_t psize) {
 
 /* apply_records -- the records of a frame (checked) into the pool file
    pfd, or into the pool mapped at mem */
-static int apply_records(int pfd, char *mem, const unsigned char *b, size_t n) {
+static int apply_records(int pfd, char *mem, const unsigned char *b, size_t n,
+                         uint64_t free_from) {
   for (size_t r = 0; r < n;) {
     uint64_t off = get64(b + r), len = get64(b + r + 8);
     int e = 0;
     if (mem != NULL) memcpy(mem + off, b + r + REC_HDR, len);
+    else if (off + len > pml_room_fsize_limit()) e = EFBIG;     /* not SIGXFSZ */
     else e = full_pwrite(pfd, b + r + REC_HDR, len, off);
+    if (e == ENOSPC && off >= free_from) e = 0;       /* free space (pml_room.h) */
     if (e) return e;
     r += REC_HDR + pad8(len);
   }
@@ -171,7 +177,7 @@ static int scan(Scan *s, uint64_t upto) {
     s->chain = sum;
     pos += FRAME_HDR + len;
     if ((s->pfd >= 0 || s->mem != NULL) && pos <= upto) {
-      int e = apply_records(s->pfd, s->mem, s->buf, len);
+      int e = apply_records(s->pfd, s->mem, s->buf, len, s->free_from);
       if (e) return e;
     }
     if (flags & FRAME_COMMIT) s->commit_end = pos;
@@ -184,11 +190,12 @@ static int scan(Scan *s, uint64_t upto) {
 ** salt) to the pool file pfd and sync it, or, with mem, to the pool
 ** mapped there (size bytes, the file's). 0 or an errno.
 */
-static int replay(int lfd, int pfd, char *mem, uint64_t salt, uint64_t chain0) {
+static int replay(int lfd, int pfd, char *mem, uint64_t salt, uint64_t chain0,
+                  uint64_t free_from) {
   struct stat ls, ps;
   if (fstat(lfd, &ls) != 0 || fstat(pfd, &ps) != 0) return errno;
   Scan s = { lfd, -1, NULL, (uint64_t)ls.st_size, (uint64_t)ps.st_size, salt,
-             chain0, malloc(FRAME_MAX), LOG_HDR };
+             chain0, malloc(FRAME_MAX), LOG_HDR, free_from };
   if (s.buf == NULL) return ENOMEM;
   int e = scan(&s, 0);
   uint64_t upto = s.commit_end;
@@ -243,7 +250,8 @@ static int load(const char *lpath, int pfd, char *mem, int *found, char *err,
       e = EINVAL;
       snprintf(err, errlen, "%s: the log of another pool (move it away to open "
                "this one)", lpath);
-    } else if ((e = replay(lfd, pfd, mem, get64(h + 24), pml_hash(h, LOG_HDR, 0))) != 0) {
+    } else if ((e = replay(lfd, pfd, mem, get64(h + 24), pml_hash(h, LOG_HDR, 0),
+                           UINT64_MAX)) != 0) {
       snprintf(err, errlen, "%s: cannot replay the log: %s", lpath, strerror(e));
     }
   } else if (!zeros(h, LOG_HDR)) {
@@ -290,16 +298,24 @@ static uint64_t new_salt(void) {
 ** the file already has, and its fdatasync writes data, no metadata (a
 ** growing file costs a journal commit per sync). Zeros end a replay.
 */
-static int reserve_log(pml_Wal *w, uint64_t n) {
+static int grow_log(pml_Wal *w, uint64_t n) {
   static const unsigned char zeros[65536];
   if (w->end + n <= w->alloc) return 0;
   uint64_t to = (w->end + n + LOG_STEP - 1) / LOG_STEP * LOG_STEP;
+  uint64_t lim = pml_room_fsize_limit();
+  if (to > lim) to = lim;                      /* writes past it: SIGXFSZ */
+  if (w->end + n > to) return EFBIG;
   for (uint64_t at = w->alloc; at < to; at += sizeof zeros) {
     int e = full_pwrite(w->fd, zeros, to - at < sizeof zeros ? to - at : sizeof zeros, at);
-    if (e) return fail(w, e);
+    if (e) return e;
   }
   w->alloc = to;
   return 0;
+}
+
+static int reserve_log(pml_Wal *w, uint64_t n) {
+  int e = grow_log(w, n);
+  return e ? fail(w, e) : 0;
 }
 
 /* restart -- a new generation: header with a new salt, synced (stale
@@ -324,14 +340,33 @@ static void sync_dir(const char *lpath) {
   if (fd >= 0) { fsync(fd); close(fd); }
 }
 
-static int create_log(pml_Wal *w) {
+/* open_log -- create the log, its header synced: 0, or an errno (no log
+   then: the device may be full, nothing is broken) */
+static int open_log(pml_Wal *w) {
+  unsigned char h[LOG_HDR];
   w->fd = open(w->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, w->mode);
-  if (w->fd < 0) return fail(w, errno);
-  w->alloc = LOG_HDR;                  /* the header first: a log is never
-                                          longer than a header without one */
-  if (restart(w) != 0) return w->err;
+  if (w->fd < 0) return errno;
+  w->salt = new_salt();
+  header(h, w->uuid, w->salt);
+  int e = full_pwrite(w->fd, h, LOG_HDR, 0);  /* the header first: a log is
+                                          never longer than a header without one */
+  if (e == 0 && fdatasync(w->fd) != 0) e = errno;
+  if (e) {
+    close(w->fd);
+    unlink(w->path);
+    w->fd = -1;
+    return e;
+  }
+  w->alloc = LOG_HDR;
+  w->chain = pml_hash(h, LOG_HDR, 0);
+  w->end = w->commits_end = LOG_HDR;
   sync_dir(w->path);
   return 0;
+}
+
+static int create_log(pml_Wal *w) {
+  int e = open_log(w);
+  return e ? fail(w, e) : 0;
 }
 
 /* frame -- write the n bytes of records at b as a frame (flags) */
@@ -466,6 +501,47 @@ static void capture(pml_Wal *w, const char *a, size_t n) {
   for (; p < e && !w->err; p += PML_WAL_PAGE) capture_page(w, (const char *)p);
 }
 
+/*
+** room -- the log has blocks for the frames of what is noted now and
+** extra more pages, or an errno (nothing written that matters: the open
+** transaction must be rolled back)
+*/
+static int room(pml_Wal *w, uint64_t extra) {
+  if (w->err) return w->err;
+  if (w->fd < 0) {
+    int e = open_log(w);
+    if (e) return e;
+  }
+  uint64_t pages = w->pages.count + w->expect.count + extra;
+  uint64_t n = w->len + pages * (uint64_t)(REC_HDR + PML_WAL_PAGE);
+  return grow_log(w, n + (n / SPILL + 2) * FRAME_HDR);
+}
+
+int pml_wal_expect(pml_Wal *w, const void *a, size_t n) {
+  if (!w->on || w->base == NULL || n == 0) return 0;
+  uintptr_t p = (uintptr_t)a & ~(uintptr_t)(PML_WAL_PAGE - 1), e = (uintptr_t)a + n;
+  int isnew, grew = 0;
+  for (; p < e; p += PML_WAL_PAGE) {
+    if (pml_map_put(&w->expect, (uint64_t)(p - (uintptr_t)w->base) + 1, &isnew) == NULL)
+      return ENOMEM;
+    grew |= isnew;
+  }
+  uint64_t pages = w->pages.count + w->expect.count;
+  uint64_t bytes = w->len + pages * (uint64_t)(REC_HDR + PML_WAL_PAGE);
+  if (!grew || (w->fd >= 0 && w->end + bytes + 4 * FRAME_HDR + LOG_STEP / 4 <= w->alloc))
+    return 0;
+  return room(w, 0);
+}
+
+void pml_wal_forget(pml_Wal *w) {
+  if (w->expect.count) pml_map_clear(&w->expect);
+}
+
+int pml_wal_room(pml_Wal *w, uint64_t extra) {
+  if (!w->on || w->base == NULL) return 0;
+  return room(w, extra);
+}
+
 /* }====================================================== */
 
 /* {====================================================== capture hook */
@@ -510,7 +586,7 @@ int pmem_msync(const void *addr, size_t len) {
 
 /* {====================================================== life */
 
-int pml_wal_begin(pml_Wal *w, const char *path, int pfd, int sync) {
+int pml_wal_begin(pml_Wal *w, const char *path, int pfd, int sync, const pml_Room *room) {
   struct stat st;
   memset(w, 0, sizeof *w);
   if (pfd < 0) return errno;
@@ -522,6 +598,7 @@ int pml_wal_begin(pml_Wal *w, const char *path, int pfd, int sync) {
   w->fd = -1;
   w->pfd = pfd;
   w->sync = sync;
+  w->room = room;
   w->mode = fstat(pfd, &st) == 0 ? (unsigned)(st.st_mode & 0777) : 0600;
   w->uuid = pool_uuid(pfd);
   const char *c = getenv("PMLUA_WAL_CHECKPOINT");
@@ -529,6 +606,7 @@ int pml_wal_begin(pml_Wal *w, const char *path, int pfd, int sync) {
                                                                  : CHECKPOINT_AT;
   pml_map_init(&w->pages);
   pml_map_init(&w->since);
+  pml_map_init(&w->expect);
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
   w->on = 1;
@@ -571,12 +649,13 @@ int pml_wal_attach(pml_Wal *w, const char *base, uint64_t size) {
 ** copy-on-write mapping made private goes into the last frame. The kernel
 ** says which: their /proc/self/pagemap entries are no longer file pages.
 */
-int pml_wal_dirty(pml_Wal *w) {
+int pml_wal_dirty(pml_Wal *w, uint64_t upto) {
   if (!w->on || w->base == NULL || w->err) return w->err;
   long ps = sysconf(_SC_PAGESIZE);
   int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(w, errno);
-  uint64_t first = (uintptr_t)w->base / (uint64_t)ps, n = w->size / (uint64_t)ps;
+  uint64_t first = (uintptr_t)w->base / (uint64_t)ps;
+  uint64_t n = (upto < w->size ? upto : w->size) / (uint64_t)ps;
   uint64_t e[512];
   for (uint64_t i = 0; i < n && !w->err; i += 512) {
     size_t k = n - i < 512 ? (size_t)(n - i) : 512;
@@ -609,6 +688,34 @@ static void detach(pml_Wal *w) {
   pthread_mutex_unlock(&logged_mu);
 }
 
+/* free_from -- where the pages a growing pool's room never reserved
+   begin: they hold no data (pml_room.h), and a full device refuses them */
+static uint64_t free_from(const pml_Wal *w) {
+  if (w->room == NULL || w->room->fd < 0) return UINT64_MAX;
+  return w->room->reserved > w->room->used ? w->room->reserved : w->room->used;
+}
+
+/* pool_pwrite -- n bytes of b into the pool file at off: 0 or an errno
+   (EFBIG past the file size limit, which would raise SIGXFSZ) */
+static int pool_pwrite(pml_Wal *w, const void *b, size_t n, uint64_t off) {
+  if (off + n > pml_room_fsize_limit()) return EFBIG;
+  return full_pwrite(w->pfd, b, n, off);
+}
+
+/*
+** release -- after a checkpoint from the mapping: the private copies of
+** the pages it wrote hold what the file now holds, so they are dropped
+** (a copy-on-write pool would otherwise keep every page the run ever
+** changed in memory); the next touch reads the page from the file. Only
+** right after a commit: no page is referenced for a later frame.
+*/
+static void release(pml_Wal *w) {
+  size_t i = 0;
+  pml_MapSlot *s;
+  while ((s = pml_map_next(&w->since, &i)) != NULL)
+    madvise((void *)(w->base + (s->key - 1)), PML_WAL_PAGE, MADV_DONTNEED);
+}
+
 /*
 ** checkpoint -- the log's pages into the pool file, synced, then a new log.
 ** While the pool is mapped (right after a commit), each page the log holds
@@ -623,13 +730,16 @@ static int checkpoint(pml_Wal *w, int mapped) {
   if (mapped) {
     size_t i = 0;
     pml_MapSlot *s;
-    while (e == 0 && (s = pml_map_next(&w->since, &i)) != NULL)
-      e = full_pwrite(w->pfd, w->base + (s->key - 1), PML_WAL_PAGE, s->key - 1);
+    while (e == 0 && (s = pml_map_next(&w->since, &i)) != NULL) {
+      e = pool_pwrite(w, w->base + (s->key - 1), PML_WAL_PAGE, s->key - 1);
+      if (e == ENOSPC && s->key - 1 >= free_from(w)) e = 0;   /* free space */
+    }
     if (e == 0 && fdatasync(w->pfd) != 0) e = errno;
+    if (e == 0) release(w);
   } else {
     unsigned char h[LOG_HDR];
     header(h, w->uuid, w->salt);
-    e = replay(w->fd, w->pfd, NULL, w->salt, pml_hash(h, LOG_HDR, 0));
+    e = replay(w->fd, w->pfd, NULL, w->salt, pml_hash(h, LOG_HDR, 0), free_from(w));
   }
   if (e) return fail(w, e);
   pml_map_clear(&w->since);
@@ -714,6 +824,7 @@ int pml_wal_end(pml_Wal *w, int keep) {
   free(w->buf);
   pml_map_free(&w->pages);
   pml_map_free(&w->since);
+  pml_map_free(&w->expect);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cv);
   w->on = 0;

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "pml_map.h"
+#include "pml_room.h"
 
 enum { PML_SYNC_FULL, PML_SYNC_NORMAL };
 #define PML_WAL_PAGE  4096        /* what is captured: whole pages */
@@ -33,6 +34,8 @@ typedef struct pml_Wal {
   int sync;                 /* PML_SYNC_FULL or PML_SYNC_NORMAL */
   int fd;                   /* the log, -1 until the first frame */
   int pfd;                  /* the pool file (checkpoints), -1 if none */
+  const pml_Room *room;     /* the pool file's room (pml_pool.c's): pages
+                               past what it reserved are free space */
   unsigned mode;            /* the pool file's permission bits (the log's) */
   char path[4200];          /* the log's path */
   const char *base;         /* the pool's mapping; NULL while it opens */
@@ -46,6 +49,9 @@ typedef struct pml_Wal {
   size_t len, cap;
   pml_Map pages;            /* pages referenced (offset + 1), read at emit */
   pml_Map since;            /* pages logged since the last checkpoint */
+  pml_Map expect;           /* pages the open transaction will change
+                               (pml_wal_expect): counted for its log room;
+                               libpmemobj's persists capture them */
   int copying;              /* pages are copied when captured (closing) */
   uint64_t commits;         /* commit frames written this run */
   uint64_t commits_end;     /* where the last commit frame ends */
@@ -73,17 +79,30 @@ int pml_wal_read(const char *lpath, int pfd, char *mem, int *found, char *err,
                  size_t errlen);
 /* prepare w for the pool at path (pool file pfd, taken over) and capture
    the ranges this thread persists until pml_wal_attach names the mapping */
-int pml_wal_begin(pml_Wal *w, const char *path, int pfd, int sync);
+int pml_wal_begin(pml_Wal *w, const char *path, int pfd, int sync,
+                  const pml_Room *room);
 /* the pool is mapped at base (size bytes): captured addresses become
    offsets; 0, or -1 if none was captured (libpmemobj does not persist
    through pmem_msync here: the caller must not log this pool) */
 int pml_wal_attach(pml_Wal *w, const char *base, uint64_t size);
+/* the open transaction is going to change the n bytes at a (a snapshot,
+   a fresh range, an allocation): their pages are counted for its commit
+   frame now, and the log given blocks for them. 0, or an errno (ENOSPC,
+   EFBIG, ENOMEM): the transaction must be rolled back, nothing is lost */
+int pml_wal_expect(pml_Wal *w, const void *a, size_t n);
+/* the transaction ended (committed or rolled back): forget its pages */
+void pml_wal_forget(pml_Wal *w);
+/* before libpmemobj commits: blocks in the log for the commit's frames,
+   with extra pages of allocator metadata and lanes. 0 or an errno, as
+   pml_wal_expect: a commit frame then always finds the room it needs */
+int pml_wal_room(pml_Wal *w, uint64_t extra);
 /* a commit point: write what was captured as a commit frame; sync it
    ("full"); checkpoint when the log has grown. 0 or an errno (w->err) */
 int pml_wal_commit(pml_Wal *w);
-/* before a clean close: capture every page this run changed (stores
-   libpmemobj did not persist must reach the file too); 0 or an errno */
-int pml_wal_dirty(pml_Wal *w);
+/* before a clean close: capture every page this run changed below upto
+   (past the heap's last chunk in use: nothing else changes); stores
+   libpmemobj did not persist must reach the file too. 0 or an errno */
+int pml_wal_dirty(pml_Wal *w, uint64_t upto);
 /* before libpmemobj unmaps the pool (pmemobj_close): with keep, what was
    captured so far goes to the log now (a frame that commits nothing yet),
    without, it is dropped; from now on pages are copied as captured */

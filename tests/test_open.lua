@@ -157,7 +157,7 @@ TestCreate = {}
 -- a creation that fails leaves nothing (here: no room for the size asked)
 function TestCreate.test_failed_create_leaves_no_file()
   local dir = helper.tmpdir()
-  local p, msg = pmem.open(dir .. "/big.pmem", "x", 1 << 50)
+  local p, msg = pmem.open(dir .. "/big.pmem", "x", 1 << 44)
   lu.assertNil(p)
   lu.assertStrContains(msg, dir .. "/big.pmem: ")
   lu.assertEquals(ls_all(dir), {})
