@@ -51,6 +51,11 @@
 #define POOL_UUID     40            /* the pool header's uuid (16 bytes) */
 #define LOG_STEP      ((uint64_t)1 << 20)  /* the log grows by this much */
 
+#define LINE          64            /* what a record of a page's change
+                                       covers at least (log_page) */
+#define CACHE_MAX     ((size_t)16384) /* pages a replay holds before
+                                         writing them (64 MiB) */
+#define WINDOW        ((size_t)1 << 20) /* the log read at a time (replay) */
 #define pad8(n)       (((n) + 7) & ~(size_t)7)
 
 /* {====================================================== bytes */
@@ -122,7 +127,25 @@ typedef struct Scan {
   uint64_t commit_end;      /* end of the last commit frame seen */
   uint64_t free_from;       /* pages past it the device may refuse: free
                                space (pml_Wal.room), skipped */
+  pml_Map cached;           /* page offset + 1 -> its index in cache */
+  unsigned char *cache;     /* pages of the file being replayed into */
+  unsigned char *win;       /* WINDOW bytes of the log from win_at */
+  uint64_t win_at, win_len;
 } Scan;
+
+/* log_read -- n bytes of the log at pos into b, through a window of it
+   (frames are read in order, most far smaller than it): 0, or -1 */
+static int log_read(Scan *s, void *b, size_t n, uint64_t pos) {
+  if (s->win == NULL || n > WINDOW) return full_pread(s->lfd, b, n, pos);
+  if (pos < s->win_at || pos + n > s->win_at + s->win_len) {
+    uint64_t len = s->lsize - pos < WINDOW ? s->lsize - pos : WINDOW;
+    if (len < n || full_pread(s->lfd, s->win, len, pos) != 0) return -1;
+    s->win_at = pos;
+    s->win_len = len;
+  }
+  memcpy(b, s->win + (pos - s->win_at), n);
+  return 0;
+}
 
 /* records_ok -- do the records of payload b (n bytes) stay inside the pool? */
 static int records_ok(const unsigned char *b, size_t n, uint64_t psize) {
@@ -136,19 +159,74 @@ static int records_ok(const unsigned char *b, size_t n, uint64_t psize) {
   return r == n;
 }
 
-/* apply_records -- the records of a frame (checked) into the pool file
-   pfd, or into the pool mapped at mem */
-static int apply_records(int pfd, char *mem, const unsigned char *b, size_t n,
-                         uint64_t free_from) {
+/*
+** flush_cache -- write the pages a replay into the file holds, and forget
+** them: 0 or an errno. Never past the file size limit (EFBIG, not
+** SIGXFSZ); a page past s->free_from that the device refuses is free
+** space (pml_room.h).
+*/
+static int flush_cache(Scan *s) {
+  uint64_t lim = pml_room_fsize_limit();
+  size_t i = 0;
+  pml_MapSlot *m;
+  int e = 0;
+  while (e == 0 && (m = pml_map_next(&s->cached, &i)) != NULL) {
+    uint64_t off = m->key - 1;
+    e = off + PML_WAL_PAGE > lim ? EFBIG
+        : full_pwrite(s->pfd, s->cache + m->val * PML_WAL_PAGE, PML_WAL_PAGE, off);
+    if (e == ENOSPC && off >= s->free_from) e = 0;
+  }
+  pml_map_clear(&s->cached);
+  return e;
+}
+
+/* cached_page -- the page at off of the file being replayed into, read
+   into the cache if it is not there (zeros past the file's end); NULL on
+   an error (*e) */
+static unsigned char *cached_page(Scan *s, uint64_t off, int *e) {
+  int isnew;
+  if (s->cached.count >= CACHE_MAX && pml_map_find(&s->cached, off + 1) == NULL &&
+      (*e = flush_cache(s)) != 0)
+    return NULL;
+  pml_MapSlot *m = pml_map_put(&s->cached, off + 1, &isnew);
+  if (m == NULL) return *e = ENOMEM, NULL;
+  if (!isnew) return s->cache + m->val * PML_WAL_PAGE;
+  m->val = s->cached.count - 1;
+  unsigned char *pg = s->cache + m->val * PML_WAL_PAGE;
+  ssize_t k;
+  while ((k = pread(s->pfd, pg, PML_WAL_PAGE, (off_t)off)) < 0 && errno == EINTR) {}
+  if (k < 0) {                          /* never zeros for what failed */
+    pml_map_del(&s->cached, off + 1);
+    return *e = errno, NULL;
+  }
+  memset(pg + k, 0, PML_WAL_PAGE - (size_t)k);   /* past the file's end */
+  return pg;
+}
+
+/*
+** apply_records -- the records of a frame (checked) into the pool mapped
+** at s->mem, or into the pages of the file s->pfd, held in a cache
+** (flush_cache): a record may be a few bytes (log_page), and a replay
+** writes each page once
+*/
+static int apply_records(Scan *s, const unsigned char *b, size_t n) {
   for (size_t r = 0; r < n;) {
     uint64_t off = get64(b + r), len = get64(b + r + 8);
-    int e = 0;
-    if (mem != NULL) memcpy(mem + off, b + r + REC_HDR, len);
-    else if (off + len > pml_room_fsize_limit()) e = EFBIG;     /* not SIGXFSZ */
-    else e = full_pwrite(pfd, b + r + REC_HDR, len, off);
-    if (e == ENOSPC && off >= free_from) e = 0;       /* free space (pml_room.h) */
-    if (e) return e;
+    const unsigned char *src = b + r + REC_HDR;
     r += REC_HDR + pad8(len);
+    if (s->mem != NULL) {
+      memcpy(s->mem + off, src, len);
+      continue;
+    }
+    while (len > 0) {
+      uint64_t pg = off & ~(uint64_t)(PML_WAL_PAGE - 1), in = off - pg;
+      uint64_t k = len < PML_WAL_PAGE - in ? len : PML_WAL_PAGE - in;
+      int e = 0;
+      unsigned char *p = cached_page(s, pg, &e);
+      if (p == NULL) return e;
+      memcpy(p + in, src, k);
+      off += k; src += k; len -= k;
+    }
   }
   return 0;
 }
@@ -163,7 +241,7 @@ static int scan(Scan *s, uint64_t upto) {
   s->commit_end = LOG_HDR;
   while (s->lsize - pos >= FRAME_HDR) {
     unsigned char h[FRAME_HDR];
-    if (full_pread(s->lfd, h, FRAME_HDR, pos) != 0) break;
+    if (log_read(s, h, FRAME_HDR, pos) != 0) break;
     uint32_t magic, flags;
     memcpy(&magic, h, 4);
     memcpy(&flags, h + 4, 4);
@@ -171,13 +249,13 @@ static int scan(Scan *s, uint64_t upto) {
     if (magic != FRAME_MAGIC || get64(h + 16) != s->salt || len > FRAME_MAX ||
         len > s->lsize - pos - FRAME_HDR || (flags & ~FRAME_COMMIT) != 0)
       break;
-    if (full_pread(s->lfd, s->buf, len, pos + FRAME_HDR) != 0) break;
+    if (log_read(s, s->buf, len, pos + FRAME_HDR) != 0) break;
     uint64_t sum = frame_sum(s->chain, flags, s->salt, s->buf, len);
     if (sum != get64(h + 24) || !records_ok(s->buf, len, s->psize)) break;
     s->chain = sum;
     pos += FRAME_HDR + len;
     if ((s->pfd >= 0 || s->mem != NULL) && pos <= upto) {
-      int e = apply_records(s->pfd, s->mem, s->buf, len, s->free_from);
+      int e = apply_records(s, s->buf, len);
       if (e) return e;
     }
     if (flags & FRAME_COMMIT) s->commit_end = pos;
@@ -195,17 +273,29 @@ static int replay(int lfd, int pfd, char *mem, uint64_t salt, uint64_t chain0,
   struct stat ls, ps;
   if (fstat(lfd, &ls) != 0 || fstat(pfd, &ps) != 0) return errno;
   Scan s = { lfd, -1, NULL, (uint64_t)ls.st_size, (uint64_t)ps.st_size, salt,
-             chain0, malloc(FRAME_MAX), LOG_HDR, free_from };
-  if (s.buf == NULL) return ENOMEM;
+             chain0, malloc(FRAME_MAX), LOG_HDR, free_from, { 0 }, NULL,
+             malloc(WINDOW), 0, 0 };
+  if (s.buf == NULL) {
+    free(s.win);
+    return ENOMEM;
+  }
+  pml_map_init(&s.cached);
   int e = scan(&s, 0);
   uint64_t upto = s.commit_end;
+  if (e == 0 && upto > LOG_HDR && mem == NULL &&
+      (s.cache = malloc(CACHE_MAX * PML_WAL_PAGE)) == NULL)
+    e = ENOMEM;
   if (e == 0 && upto > LOG_HDR) {
     s.pfd = mem ? -1 : pfd;
     s.mem = mem;
     s.chain = chain0;
     e = scan(&s, upto);
+    if (e == 0 && mem == NULL) e = flush_cache(&s);
     if (e == 0 && mem == NULL && fdatasync(pfd) != 0) e = errno;
   }
+  pml_map_free(&s.cached);
+  free(s.cache);
+  free(s.win);
   free(s.buf);
   return e;
 }
@@ -407,23 +497,79 @@ static int grow(pml_Wal *w, size_t n) {
   return 0;
 }
 
-/* copy_page -- a record of the page at pg (pool offset off), as it is now */
-static int copy_page(pml_Wal *w, const char *pg, uint64_t off) {
-  if (grow(w, REC_HDR + PML_WAL_PAGE) != 0) return -1;
+/* add_record -- a record of the n bytes at src, for pool offset off */
+static int add_record(pml_Wal *w, uint64_t off, const void *src, size_t n) {
+  if (grow(w, REC_HDR + pad8(n)) != 0) return -1;
   unsigned char *r = w->buf + w->len;
   put64(r, off);
-  put64(r + 8, PML_WAL_PAGE);
-  memcpy(r + REC_HDR, pg, PML_WAL_PAGE);
-  w->len += REC_HDR + PML_WAL_PAGE;
+  put64(r + 8, n);
+  memcpy(r + REC_HDR, src, n);
+  memset(r + REC_HDR + n, 0, pad8(n) - n);
+  w->len += REC_HDR + pad8(n);
   return 0;
 }
 
+/* copy_page -- a record of the page at pg (pool offset off), as it is now */
+static int copy_page(pml_Wal *w, const char *pg, uint64_t off) {
+  return add_record(w, off, pg, PML_WAL_PAGE);
+}
+
+/*
+** log_page -- a record of the page at pool offset off, as it is now. The
+** first time after a checkpoint the whole page, and a copy of it is kept
+** (the shadow, w->since's value); then only the runs of 64-byte lines
+** that differ from the shadow, which takes them. Replay applies the
+** records in order over the file as the checkpoint left it, so it builds
+** the page exactly as it is now: the same as the whole page (capture says
+** why pages), in a fraction of the bytes (an append: about 5 pages whole,
+** a few hundred bytes this way).
+*/
+static int log_page(pml_Wal *w, uint64_t off) {
+  const unsigned char *pg = (const unsigned char *)w->base + off;
+  int isnew;
+  pml_MapSlot *s = pml_map_put(&w->since, off + 1, &isnew);
+  if (s == NULL) return fail(w, ENOMEM), -1;
+  unsigned char *sh = (unsigned char *)(uintptr_t)s->val;
+  if (sh == NULL) {
+    if (copy_page(w, (const char *)pg, off) != 0) return -1;
+    if ((sh = malloc(PML_WAL_PAGE)) != NULL) memcpy(sh, pg, PML_WAL_PAGE);
+    s->val = (uint64_t)(uintptr_t)sh;
+    return 0;
+  }
+  for (size_t at = 0; at < PML_WAL_PAGE;) {
+    if (memcmp(pg + at, sh + at, LINE) == 0) {
+      at += LINE;
+      continue;
+    }
+    size_t end = at + LINE;
+    while (end < PML_WAL_PAGE && memcmp(pg + end, sh + end, LINE) != 0) end += LINE;
+    if (add_record(w, off + at, pg + at, end - at) != 0) return -1;
+    memcpy(sh + at, pg + at, end - at);
+    at = end;
+  }
+  return 0;
+}
+
+/* clear_since -- a new log generation: no page logged, no shadow kept */
+static void clear_since(pml_Wal *w) {
+  size_t i = 0;
+  pml_MapSlot *s;
+  while ((s = pml_map_next(&w->since, &i)) != NULL) free((void *)(uintptr_t)s->val);
+  pml_map_clear(&w->since);
+}
+
 /* note_logged -- the records of the buffer are going to the log: their
-   pages are in the next checkpoint */
+   pages are in the next checkpoint. A whole page copied as captured (while
+   the pool opens or closes) also becomes its shadow, if it has one */
 static void note_logged(pml_Wal *w) {
   int isnew;
-  for (size_t r = 0; r < w->len; r += REC_HDR + pad8(get64(w->buf + r + 8)))
-    if (pml_map_put(&w->since, get64(w->buf + r) + 1, &isnew) == NULL) fail(w, ENOMEM);
+  for (size_t r = 0; r < w->len; r += REC_HDR + pad8(get64(w->buf + r + 8))) {
+    uint64_t off = get64(w->buf + r), n = get64(w->buf + r + 8);
+    pml_MapSlot *s = pml_map_put(&w->since, (off & ~(uint64_t)(PML_WAL_PAGE - 1)) + 1, &isnew);
+    if (s == NULL) fail(w, ENOMEM);
+    else if (s->val != 0 && n == PML_WAL_PAGE && (off & (PML_WAL_PAGE - 1)) == 0)
+      memcpy((void *)(uintptr_t)s->val, w->buf + r + REC_HDR, PML_WAL_PAGE);
+  }
 }
 
 /* write_buf -- the buffer as frames of at most SPILL bytes (cut between
@@ -458,7 +604,7 @@ static int emit(pml_Wal *w, uint32_t flags) {
   while ((s = pml_map_next(&w->pages, &i)) != NULL) {
     if (w->len + REC_HDR + PML_WAL_PAGE > SPILL && w->len > 0 && write_buf(w, 0) != 0)
       return w->err;
-    if (copy_page(w, w->base + (s->key - 1), s->key - 1) != 0) return w->err;
+    if (log_page(w, s->key - 1) != 0) return w->err;
   }
   pml_map_clear(&w->pages);
   return write_buf(w, flags);
@@ -696,10 +842,9 @@ static uint64_t free_from(const pml_Wal *w) {
 }
 
 /* pool_pwrite -- n bytes of b into the pool file at off: 0 or an errno
-   (EFBIG past the file size limit, which would raise SIGXFSZ) */
-static int pool_pwrite(pml_Wal *w, const void *b, size_t n, uint64_t off) {
-  if (off + n > pml_room_fsize_limit()) return EFBIG;
-  return full_pwrite(w->pfd, b, n, off);
+   (EFBIG past the file size limit lim, where a write raises SIGXFSZ) */
+static int pool_pwrite(pml_Wal *w, const void *b, size_t n, uint64_t off, uint64_t lim) {
+  return off + n > lim ? EFBIG : full_pwrite(w->pfd, b, n, off);
 }
 
 /*
@@ -709,11 +854,24 @@ static int pool_pwrite(pml_Wal *w, const void *b, size_t n, uint64_t off) {
 ** changed in memory); the next touch reads the page from the file. Only
 ** right after a commit: no page is referenced for a later frame.
 */
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 static void release(pml_Wal *w) {
-  size_t i = 0;
+  uint64_t *at = malloc(w->since.count * sizeof *at);
+  size_t i = 0, n = 0;
   pml_MapSlot *s;
-  while ((s = pml_map_next(&w->since, &i)) != NULL)
-    madvise((void *)(w->base + (s->key - 1)), PML_WAL_PAGE, MADV_DONTNEED);
+  if (at == NULL) return;                  /* kept: only memory is lost */
+  while ((s = pml_map_next(&w->since, &i)) != NULL) at[n++] = s->key - 1;
+  qsort(at, n, sizeof *at, cmp_u64);
+  for (size_t j = 0, k; j < n; j = k) {    /* runs of adjacent pages: one call */
+    for (k = j + 1; k < n && at[k] == at[k - 1] + PML_WAL_PAGE; k++) {}
+    madvise((void *)(w->base + at[j]), (size_t)(at[k - 1] - at[j]) + PML_WAL_PAGE,
+            MADV_DONTNEED);
+  }
+  free(at);
 }
 
 /*
@@ -730,8 +888,9 @@ static int checkpoint(pml_Wal *w, int mapped) {
   if (mapped) {
     size_t i = 0;
     pml_MapSlot *s;
+    uint64_t lim = pml_room_fsize_limit();
     while (e == 0 && (s = pml_map_next(&w->since, &i)) != NULL) {
-      e = pool_pwrite(w, w->base + (s->key - 1), PML_WAL_PAGE, s->key - 1);
+      e = pool_pwrite(w, w->base + (s->key - 1), PML_WAL_PAGE, s->key - 1, lim);
       if (e == ENOSPC && s->key - 1 >= free_from(w)) e = 0;   /* free space */
     }
     if (e == 0 && fdatasync(w->pfd) != 0) e = errno;
@@ -742,7 +901,7 @@ static int checkpoint(pml_Wal *w, int mapped) {
     e = replay(w->fd, w->pfd, NULL, w->salt, pml_hash(h, LOG_HDR, 0), free_from(w));
   }
   if (e) return fail(w, e);
-  pml_map_clear(&w->since);
+  clear_since(w);
   return restart(w);
 }
 
@@ -784,7 +943,10 @@ int pml_wal_commit(pml_Wal *w) {
   if (emit(w, FRAME_COMMIT) != 0 || written(w) != 0) return w->err;
   w->commits++;
   w->commits_end = w->end;
-  return w->end >= w->checkpoint_at ? checkpoint(w, 1) : 0;
+  /* the log's bytes, or the shadows' (a page each), reached the bound */
+  int due = w->end >= w->checkpoint_at ||
+            w->since.count * (uint64_t)PML_WAL_PAGE >= w->checkpoint_at;
+  return due ? checkpoint(w, 1) : 0;
 }
 
 int pml_wal_sync(pml_Wal *w) {
@@ -823,6 +985,7 @@ int pml_wal_end(pml_Wal *w, int keep) {
   if (w->pfd >= 0) close(w->pfd);
   free(w->buf);
   pml_map_free(&w->pages);
+  clear_since(w);
   pml_map_free(&w->since);
   pml_map_free(&w->expect);
   pthread_mutex_destroy(&w->mu);

@@ -165,15 +165,16 @@ function TestGrow:test_file_size_limit_fails_the_change_not_the_pool()
   local path = h.pool_path()
   h.child_ok('local pmem = require "pmem"; local p = assert(pmem.open(arg[1], "c", '
              .. '{ max_size = 32 * 2^20 })); p.root = {}; p:close()', path)
-  -- each transaction replaces 4 MiB: the pool stays small, the log (never
-  -- checkpointed here) passes the limit of 40 MiB
+  -- each transaction replaces 4 MiB with other bytes: the pool stays small,
+  -- the log (never checkpointed here) passes the limit of 40 MiB
   local out, code, err = h.child_env("PMLUA_WAL_CHECKPOINT=1000000000 prlimit --fsize="
     .. 40 * MiB, [[
     local pmem = require "pmem"
     local pool = assert(pmem.open(arg[1], "w"))
-    local chunk = string.rep("y", 256 * 1024)
     local committed, err = 0
     for t = 1, 100 do
+      -- other bytes each time: the log cannot keep only what changed
+      local chunk = string.rep(string.char(65 + t % 26), 256 * 1024)
       local ok, e = pcall(pool.transaction, pool, function()
         local r = pool.root
         for i = 1, 16 do r[i] = chunk .. t end
