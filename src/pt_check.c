@@ -404,10 +404,11 @@ static int add_block(void *ud, const pml_Block *b) {
 }
 
 /* reach_add -- the container at off, met through the cell at cell of
-   reach[parent]: queued once, if it is sound */
+   reach[parent]: queued once, if it is an allocated container (only a
+   sound one is followed) */
 static void reach_add(Check *c, uint64_t off, uint64_t parent, uint64_t cell) {
   int isnew;
-  if (!is_sound(c, off)) return;
+  if (pml_map_find(&c->sound, off) == NULL) return;
   pml_MapSlot *s = pml_map_put(&c->where, off, &isnew);
   if (s == NULL) pt_alloc(NULL, SIZE_MAX);
   if (!isnew) return;
@@ -425,6 +426,7 @@ static void reach_all(Check *c) {
   for (uint64_t i = 0; i < c->nreach; i++) {
     uint64_t off = c->reach[i].off;
     pml_Hdr *h = pml_hdr(p, off);
+    if (!is_sound(c, off)) continue;
     if (h->kind == PML_TLIST || h->kind == PML_TTUPLE) {
       pml_List *l = (pml_List *)h;
       for (uint64_t j = 0; j < l->len; j++) {
