@@ -1,6 +1,6 @@
 # pmlua -- build, test, run, install.
 #
-#   make            build/pmlua, build/pmem.so
+#   make            build/pmlua, build/pmem.so, build/pmtool
 #   make run        install deps, build, play the examples
 #   make test       install deps, build, run every test; last line "N passed, M failed"
 #   make check      the same tests under AddressSanitizer + UBSan, with the debug
@@ -68,12 +68,13 @@ CFLAGS   += $(OPT) $(if $(DEBUG),-DPML_DEBUG) -g -std=c11 -D_GNU_SOURCE -Wall -W
             -fPIC -fvisibility=hidden -Isrc -I$(B) $(INCS)
 
 CORE     := pml_map pml_heap pml_fault pml_room pml_wal pml_pool pml_tx pml_valid pml_ref pml_cell pml_table pml_list pml_gc
+TOOL     := pt_graph pt_read pt_text pt_json pt_build pt_check pt_info pt_dot pt_progress
 BIND     := lb_error lb_change lb_proxy lb_value lb_pool lb_module lb_types lb_peek lb_audit
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
 
 .PHONY: all run test check check-run debug bench torture install clean deps vendor-check vendor-verify
-all: $(B)/pmlua $(B)/pmem.so
+all: $(B)/pmlua $(B)/pmem.so $(B)/pmtool
 
 deps: $(DEPSTAMP)
 $(DEPSTAMP): scripts/deps.sh $(if $(filter 1,$(VENDOR)),$(VROOT)/.complete)
@@ -104,6 +105,12 @@ $(B)/pmlua: $(B)/pmlua.o $(MODOBJS)
 
 $(B)/pmem.so: $(MODOBJS)
 	$(LINK_SO) $(RPATH)
+
+# pmtool: the core and pt_*, no Lua and no binding (docs/pmtool.md)
+TOOLOBJS := $(addprefix $(B)/,$(addsuffix .o,pmtool $(TOOL) $(CORE)))
+LINK_TOOL = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LIBDIRS) $(LDFLAGS) -lpmemobj -lm
+$(B)/pmtool: $(TOOLOBJS)
+	$(LINK_TOOL) $(RPATH)
 
 # the power-failure shim of tests/test_powerfail.lua (an LD_PRELOAD library)
 $(B)/powerfail.so: tests/powerfail.c $(DEPSTAMP)
@@ -165,13 +172,17 @@ $(B)/install/pmlua: $(B)/pmlua.o $(MODOBJS)
 $(B)/install/pmem.so: $(MODOBJS)
 	@mkdir -p $(@D)
 	$(LINK_SO)
+$(B)/install/pmtool: $(TOOLOBJS)
+	@mkdir -p $(@D)
+	$(LINK_TOOL)
 
-install: $(B)/install/pmlua $(B)/install/pmem.so
+install: $(B)/install/pmlua $(B)/install/pmem.so $(B)/install/pmtool
 	@for f in $^; do ! readelf -d $$f | grep -qiE 'rpath|runpath' || \
 	  { echo "install: $$f has an rpath" >&2; exit 1; }; done
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(B)/install/pmlua $(DESTDIR)$(PREFIX)/bin/pmlua
 	install -m 755 $(B)/install/pmem.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/pmem.so
+	install -m 755 $(B)/install/pmtool $(DESTDIR)$(PREFIX)/bin/pmtool
 	for m in docs/*.1; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
 
 clean:

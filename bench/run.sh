@@ -39,7 +39,9 @@
 #   BENCH_GC_SIZES_FILE  the same for the file setting (default 10000: building
 #                    costs about 0.5 ms per object there)
 #   BENCH_RAW=0      do not print the raw lines under each table
-#   BENCH_PARTS      parts to run (default "ratios compare")
+#   BENCH_PARTS      parts to run (default "ratios compare pmtool"; pmtool:
+#                    bench/pmtool.sh, dump, restore and check of a pool of a
+#                    million values and more)
 #   BENCH_QUICK=1    (make bench QUICK=1) a smoke run in under a minute: small
 #                    counts, no large GC pools, 3 repetitions; its figures are
 #                    noisy, only good to show that every row still runs
@@ -73,7 +75,7 @@ cd "$(dirname "$0")/.."
 
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 1 ] || QUICK=0
-PARTS=${BENCH_PARTS:-ratios compare}
+PARTS=${BENCH_PARTS:-ratios compare pmtool}
 SETTINGS=${BENCH_SETTINGS:-shm_force shm file}
 if [ $QUICK = 1 ]; then
 	REPS=${BENCH_REPS:-3}
@@ -411,6 +413,7 @@ run_compare() {
 }
 
 case " $PARTS " in *" compare "*) run_compare ;; esac
+case " $PARTS " in *" pmtool "*) BENCH_QUICK=$QUICK sh bench/pmtool.sh "$BUILD" ;; esac
 echo
 echo "bench: done in $(( $(date +%s) - started )) s"
 exit 0

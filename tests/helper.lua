@@ -40,8 +40,31 @@ function M.tmpdir()
   dirs[#dirs + 1] = d
   return d
 end
+-- check_left(dir, log) -- with PMTOOL_SWEEP set (tests/run.sh): `pmtool
+-- check` every pmlua pool the suite leaves in dir, one line each in the file
+-- log: suite, pool, exit status, pmtool's verdict
+local function check_left(dir, log)
+  local pmtool = M.PMLUA:gsub("pmlua$", "pmtool")
+  local files = io.popen("find " .. sh_quote(dir) .. " -type f -size +8k 2>/dev/null")
+  local out = io.open(log, "a")
+  for f in files:lines() do
+    local h = io.open(f, "rb")
+    local head = h and h:read(4200) or ""
+    if h then h:close() end
+    if head:sub(1, 7) == "PMEMOBJ" and head:sub(4097, 4102) == "pmlua\0" then
+      local _, code, err = M.run_cmd(sh_quote(pmtool) .. " check " .. sh_quote(f) .. " >/dev/null")
+      out:write(("%s\t%s\t%d\t%s\n"):format(arg and arg[0] or "?", f, code,
+                                              (err:gsub("\n.*", ""))))
+    end
+  end
+  files:close()
+  out:close()
+end
+
 local function cleanup()
+  local sweep = os.getenv("PMTOOL_SWEEP")
   for i = #dirs, 1, -1 do
+    if sweep and sweep ~= "" then check_left(dirs[i], sweep) end
     os.execute("rm -rf " .. sh_quote(dirs[i]))
     dirs[i] = nil
   end

@@ -15,6 +15,12 @@ LUA_PATH="$PWD/tests/?.lua;$luaunit_dir/?.lua;;"
 export LUA_PATH
 passed=0 failed=0
 log=$(mktemp)
+# every pool a suite leaves behind is checked by pmtool when it exits
+# (helper.lua); the suites that damage pools on purpose are named here
+pmtool=$(dirname "$PMLUA")/pmtool
+sweep=
+if [ -x "$pmtool" ] && [ -z "${PMTOOL_SWEEP+x}" ]; then sweep=$(mktemp); export PMTOOL_SWEEP="$sweep"; fi
+DAMAGING="test_damage test_mutants test_wal test_robustness test_powerfail test_pool test_pmtool"
 for t in ${TESTS:-tests/test_*.lua}; do
 	start=$(date +%s)
 	"$PMLUA" "$t" -o text >"$log" 2>&1
@@ -39,5 +45,18 @@ for t in ${TESTS:-tests/test_*.lua}; do
 	passed=$((passed + ok)) failed=$((failed + bad + err))
 done
 rm -f "$log"
+if [ -n "$sweep" ]; then
+	total=$(wc -l <"$sweep") bad=0
+	while IFS='	' read -r suite pool rc msg; do
+		[ "$rc" = 0 ] && continue
+		case "$msg" in *"in use"*) continue ;; esac
+		case " $DAMAGING " in *" $(basename "$suite" .lua) "*) continue ;; esac
+		echo "FAIL pmtool check of a pool $suite left: $msg"; bad=$((bad + 1))
+	done <"$sweep"
+	sound=$(awk -F'	' '$3 == 0' "$sweep" | wc -l)
+	echo "pmtool check: $total pools left by the suites, $sound sound, $bad unsound outside $DAMAGING"
+	[ "$bad" -gt 0 ] && failed=$((failed + 1))
+	rm -f "$sweep"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
