@@ -755,7 +755,7 @@ static PMEMobjpool *logged_open(pml_Pool *p, const char *path, const char *lpath
   int logged = !p->readonly && fd >= 0 && p->size != UINT64_MAX &&
                !persistent_memory(fd);
   if (logged && pml_wal_begin(&p->wal, path, dup(fd), p->sync, &p->room) != 0) {
-    pml_wal_end(&p->wal, 0);
+    pml_wal_end(&p->wal, 0, 1);
     logged = 0;
   }
   set_cow(p->readonly || logged);
@@ -765,7 +765,7 @@ static PMEMobjpool *logged_open(pml_Pool *p, const char *path, const char *lpath
   if (pop != NULL && pml_wal_attach(&p->wal, (const char *)pop, p->size) == 0)
     return pop;
   if (pop != NULL) pmemobj_close(pop);
-  pml_wal_end(&p->wal, 0);
+  pml_wal_end(&p->wal, 0, 1);
   return pop != NULL ? lib_open(p, path, lpath) : NULL;
 }
 
@@ -804,7 +804,7 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
     if (fd >= 0) close(fd);
     pml_wal_closing(&p->wal, 0);
     pmemobj_close(p->pop);
-    pml_wal_end(&p->wal, 0);
+    pml_wal_end(&p->wal, 0, 1);
     p->pop = NULL;
     p->base = NULL;
     p->root = NULL;
@@ -894,6 +894,46 @@ static int fit_file(pml_Pool *p, const char *path) {
   return st;
 }
 
+/* {====================================================== the gate */
+
+/*
+** The gate: pmlua's own lock of a pool file, apart from libpmemobj's
+** flock (an open file description's byte-range lock, F_OFD_SETLK, on a
+** byte no file reaches: the two kinds never interact). A read-write open
+** holds it from before it extends the file or replays a log until
+** libpmemobj holds the file (pml_pool_open); a close holds it from after
+** pmemobj_close until the log is checkpointed and removed and the file
+** cut (pml_pool_close). So an open never meets a close half done: without
+** it, an open that replayed a closing run's log and started its own could
+** see the closer replay the old log over its changes and remove its log.
+** Waits for the holder (a close's checkpoint), bounded.
+*/
+#define GATE_AT  ((off_t)1 << 62)
+
+static int gate_lock(int fd) {
+  struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = GATE_AT, .l_len = 1 };
+  long start = now_ms(), limit = trial_timeout_ms();
+  while (fcntl(fd, F_OFD_SETLK, &l) != 0) {
+    if ((errno != EAGAIN && errno != EACCES) || now_ms() - start > limit) return -1;
+    sleep_ms(2);
+  }
+  return 0;
+}
+
+/* gate_open -- the gate of the pool file at path, held: its descriptor
+   (closing it opens the gate), or -1 if the file cannot be opened for
+   writing (the open fails later, and says why) or the wait timed out */
+static int gate_open(const char *path) {
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd >= 0 && gate_lock(fd) != 0) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+/* }====================================================== */
+
 static int open_file(pml_Pool *p, const char *path, int flag, const pml_Opts *o) {
   int created = 0;
   if (flag == 'x' || (flag == 'c' && access(path, F_OK) != 0 && errno == ENOENT)) {
@@ -935,7 +975,9 @@ static void lanes_env(void) {
 int pml_pool_open(pml_Pool *p, const char *path, int flag, const pml_Opts *o) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, lanes_env);
+  int gate = flag == 'r' ? -1 : gate_open(path);
   int st = open_file(p, path, flag, o);
+  if (gate >= 0) close(gate);
   if (st == PML_OK) {
     pml_fault_watch(p->base, p->size, path);
     pool_opened(p, path);
@@ -1033,9 +1075,14 @@ void pml_pool_close(pml_Pool *p, int clean) {
     if (keep) pml_wal_dirty(&p->wal, end);
     pml_wal_closing(&p->wal, keep);
     pmemobj_close(p->pop);
-    int e = pml_wal_end(&p->wal, keep);
+    /* the gate, then the file (libpmemobj's flock, released by its close):
+       if another process opened the pool meanwhile, it replayed the log
+       and owns it; the file is left as it is */
+    int fd = p->wal.on ? p->wal.pfd : p->room.fd;
+    int own = fd >= 0 && gate_lock(fd) == 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+    int e = pml_wal_end(&p->wal, keep, own);
     /* a log left for the next open needs the whole file */
-    pml_room_close(&p->room, clean && e == 0, end);
+    pml_room_close(&p->room, clean && own && e == 0, end);
   }
   p->epoch++;
   p->pop = NULL;

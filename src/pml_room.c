@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -115,21 +114,20 @@ int pml_room_note_slow(pml_Room *r, uint64_t off, uint64_t n) {
 }
 
 /*
-** pml_room_close -- cut a growing pool's free tail off at a clean close.
-** libpmemobj released its lock on the file at pmemobj_close; holding
-** ours, no other process has the pool open (it would hold libpmemobj's,
-** or pmlua's while it extends the file and replays a log), so the tail
-** is free space no mapping uses.
+** pml_room_close -- cut a growing pool's free tail off at a clean close,
+** when the caller holds the file (pml_pool.c: no other process opened it
+** since libpmemobj's close, none can start to): the tail is free space
+** no mapping uses.
 */
 void pml_room_close(pml_Room *r, int clean, uint64_t end) {
   if (r->fd < 0) return;
   end = (end + PAGE - 1) & ~(PAGE - 1);
-  if (clean && r->grow && end < r->size && flock(r->fd, LOCK_EX | LOCK_NB) == 0) {
+  if (clean && r->grow && end < r->size) {
     struct stat st;
     if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size == r->size &&
         ftruncate(r->fd, (off_t)end) == 0)
       fdatasync(r->fd);
   }
-  close(r->fd);                         /* releases the lock */
+  close(r->fd);
   r->fd = -1;
 }

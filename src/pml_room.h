@@ -74,9 +74,9 @@ static inline int pml_room_note(pml_Room *r, uint64_t off, uint64_t n) {
   if (off + n <= r->used || r->fd < 0) return 0;
   return pml_room_note_slow(r, off, n);
 }
-/* the pool is closed, cleanly: a growing pool's file is cut to end (past
-   its heap's last chunk in use), unless another process opened it since
-   (it holds the file's lock). Releases r */
+/* the pool is closed: if clean (and held by the caller: no other process
+   opened it since), a growing pool's file is cut to end (past its heap's
+   last chunk in use). Releases r */
 void pml_room_close(pml_Room *r, int clean, uint64_t end);
 
 #endif

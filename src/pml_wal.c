@@ -968,19 +968,19 @@ static void stop_syncer(pml_Wal *w) {
   w->syncer = 0;
 }
 
-int pml_wal_end(pml_Wal *w, int keep) {
+int pml_wal_end(pml_Wal *w, int keep, int own) {
   if (!w->on) return 0;
   detach(w);
   stop_syncer(w);
   int e = w->err;
-  if (!keep) {                               /* what no commit ended */
+  if (!keep || !own) {                       /* what no commit ended */
     w->len = 0;
     pml_map_clear(&w->pages);
   }
-  if (e == 0 && (w->len > 0 || (keep && w->commits_end != w->end)))
+  if (own && e == 0 && (w->len > 0 || (keep && w->commits_end != w->end)))
     e = emit(w, FRAME_COMMIT);
-  if (e == 0 && w->fd >= 0) e = checkpoint(w, 0);
-  if (e == 0 && w->fd >= 0) unlink(w->path);
+  if (own && e == 0 && w->fd >= 0) e = checkpoint(w, 0);
+  if (own && e == 0 && w->fd >= 0) unlink(w->path);   /* else another's now */
   if (w->fd >= 0) close(w->fd);
   if (w->pfd >= 0) close(w->pfd);
   free(w->buf);

@@ -112,8 +112,11 @@ int pml_wal_sync(pml_Wal *w);
 /* the pool is closed (libpmemobj unmapped it): with keep, what was
    captured since the last commit is committed; without, dropped. Then the
    log is checkpointed and removed (a failed log is left for the next open
-   to replay). Releases w; 0 or an errno */
-int pml_wal_end(pml_Wal *w, int keep);
+   to replay). Only if own: the caller holds the pool file, no other
+   process opened it since libpmemobj's close; otherwise that process
+   replayed the log and owns its path, and nothing more is written.
+   Releases w; 0 or an errno */
+int pml_wal_end(pml_Wal *w, int keep, int own);
 /* bytes of log not yet checkpointed */
 uint64_t pml_wal_pending(const pml_Wal *w);
 
