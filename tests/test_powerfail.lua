@@ -230,8 +230,8 @@ local function mixed(sync)
   local n = syncs(w, sync)
   local points = every(sync == "normal" and n + 2 or n, STRIDE)
   local st = sweep(w, sync, nil, points)
-  report(("mixed, %s, %d steps, every %s sync point"):format(sync, STEPS,
-         STRIDE == 1 and "" or STRIDE .. "th"), st, n)
+  report(("mixed, %s, %d steps, every %ssync point"):format(sync, STEPS,
+         STRIDE == 1 and "" or STRIDE .. "th "), st, n)
   lu.assertEquals(st.failures, {})
   lu.assertTrue(st.tried >= (sync == "full" and #points or 3), "crashes happened: " .. st.tried)
   lu.assertTrue(n >= (sync == "full" and STEPS or 1), "syncs: " .. n)
