@@ -11,7 +11,10 @@
 #   make bench      speed ratios, and pmlua against SQLite, a rewritten file and
 #                   plain Lua with a chart (docs/performance.md); QUICK=1: a smoke
 #                   run in under a minute
-#   make torture    the long sweeps (5,000 mutated pools, 2,000 damaged logs)
+#   make torture    the long proofs: power failures at every sync point, 1,000
+#                   kill -9, 10,000 mutated pools, 2,000 damaged logs, the fuzzer
+#                   under ASan+UBSan, memcheck, the heavy resource tests; one
+#                   line of counts per suite (about 45 minutes on 2 cores)
 #   make install PREFIX=/usr/local
 #   make vendor-check   build against vendor/ alone, check it, run a few tests (CI)
 #
@@ -73,7 +76,7 @@ BIND     := lb_error lb_change lb_proxy lb_value lb_pool lb_module lb_types lb_p
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
 
-.PHONY: all run test check check-run debug bench torture install clean deps vendor-check vendor-verify
+.PHONY: all run test check check-run debug bench torture torture-asan install clean deps vendor-check vendor-verify
 all: $(B)/pmlua $(B)/pmem.so $(B)/pmtool
 
 deps: $(DEPSTAMP)
@@ -135,15 +138,34 @@ debug:
 bench: all
 	@$(RUNENV) BENCH_QUICK=$(QUICK) sh bench/run.sh $(CURDIR)/$(B)
 
-# The long sweeps (make test runs each with a smaller count): 5,000 mutated
-# pools (tests/test_mutants.lua; about 2 to 10 minutes on 2 cores) and 2,000
-# damaged logs (tests/test_wal.lua; about 2 minutes).
-TORTURE_MUTANTS ?= 5000
+# The long proofs (make test runs each with smaller counts): power failures
+# at every sync point of 60 mixed steps (tests/test_powerfail.lua), 1,000
+# kill -9 of the mixed workload and a share of the others (test_crash.lua),
+# 10,000 mutated pools (test_mutants.lua), 2,000 damaged logs (test_wal.lua),
+# the fuzzer (test_fuzz.lua) here and under ASan+UBSan (build/asan, as make
+# check), the heavy resource tests (test_resources.lua: a 256 MiB string,
+# 3,000 pools), then memcheck (tests/memcheck.sh; needs valgrind, an optional
+# dependency of scripts/deps.sh).
+TORTURE_MUTANTS ?= 10000
 TORTURE_WAL_MUTANTS ?= 2000
-torture: all
+TORTURE_KILLS ?= 1000
+TORTURE_TESTS := tests/test_powerfail.lua tests/test_crash.lua tests/test_mutants.lua \
+                 tests/test_wal.lua tests/test_fuzz.lua tests/test_resources.lua
+torture: all $(B)/powerfail.so
 	@$(TESTENV) PMEM_SO_DIR=$(CURDIR)/$(B) PMLUA_MUTANTS=$(TORTURE_MUTANTS) \
-	 PMLUA_WAL_MUTANTS=$(TORTURE_WAL_MUTANTS) \
-	 TESTS="tests/test_mutants.lua tests/test_wal.lua" sh tests/run.sh
+	 PMLUA_WAL_MUTANTS=$(TORTURE_WAL_MUTANTS) PMLUA_KILLS=$(TORTURE_KILLS) \
+	 PMLUA_PF_STRIDE=1 PMLUA_PF_STEPS=60 PMLUA_FUZZ_OPS=20000 PMLUA_RES_POOLS=3000 \
+	 PMLUA_RES_HUGE=1 TESTS="$(TORTURE_TESTS)" sh tests/run.sh
+	@$(MAKE) --no-print-directory torture-asan
+	@$(TESTENV) sh tests/memcheck.sh
+
+# the fuzzer under ASan+UBSan; its count of sanitizer reports
+torture-asan:
+	@$(MAKE) --no-print-directory B=$(B)/asan OPT="-O1 $(SAN)" LDFLAGS="$(SAN)" DEBUG=1 \
+	 PMLUA_FUZZ_OPS=10000 TESTS=tests/test_fuzz.lua check-run >$(B)/torture-asan.log 2>&1; \
+	 rc=$$?; grep -E '^(ok|FAIL)|passed' $(B)/torture-asan.log; \
+	 echo "sanitizer: fuzz under ASan+UBSan, $$(grep -cE 'ERROR: [A-Za-z]+Sanitizer|runtime error' $(B)/torture-asan.log) errors"; \
+	 exit $$rc
 
 # The build against vendor/ alone (see VENDOR=1 above), checked, then a smoke subset
 # of the tests; the last line is theirs, "N passed, M failed".

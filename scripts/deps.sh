@@ -8,6 +8,11 @@
 # Writes to STAMP "vendor" when the build must search vendor/root, else "system".
 # Idempotent and quiet when everything is already there.
 #
+# TORTURE_PKGS are for `make torture` alone (valgrind for its memcheck run,
+# libpmemobj's debug build to run it with): installed as root when missing,
+# a failure only said; never unpacked into vendor/root (valgrind needs its
+# own installed paths), so make torture says when valgrind is missing.
+#
 # BENCH_PKGS are for `make bench` alone (SQLite through LuaSQL, gnuplot for the
 # chart): installed or unpacked the same way, but a failure there only says so
 # (make bench then says what is missing); VENDOR=1 leaves them out. Unpacked
@@ -20,6 +25,7 @@ stamp=${1:-/dev/null}
 PKGS="lua5.4 liblua5.4-dev libpmemobj-dev libpmem-dev libpmemobj1 libpmem1 \
 libndctl6 libdaxctl1 lua-unit libreadline-dev libreadline8"
 BENCH_PKGS="lua-sql-sqlite3 libsqlite3-0 gnuplot-nox gnuplot-data"
+TORTURE_PKGS="valgrind libpmemobj1-debug"
 root=vendor/root
 
 # apt-get download needs package lists. Without root they are kept in
@@ -94,7 +100,10 @@ not_installed() {
 missing=$(not_installed $PKGS)
 # shellcheck disable=SC2086
 bmissing=$(not_installed $BENCH_PKGS)
-if [ -z "$missing" ] && [ -z "$bmissing" ]; then
+# shellcheck disable=SC2086
+tmissing=$(not_installed $TORTURE_PKGS)
+[ "$(id -u)" = 0 ] || tmissing=""
+if [ -z "$missing" ] && [ -z "$bmissing" ] && [ -z "$tmissing" ]; then
 	echo system >"$stamp"
 	exit 0
 fi
@@ -112,6 +121,12 @@ if [ "$(id -u)" = 0 ]; then
 		# shellcheck disable=SC2086
 		apt-get install -y -qq --no-install-recommends $bmissing >/dev/null ||
 			echo "deps: could not install$bmissing: make bench will say what is missing" >&2
+	fi
+	if [ -n "$tmissing" ]; then
+		echo "deps: installing$tmissing (for make torture)"
+		# shellcheck disable=SC2086
+		apt-get install -y -qq --no-install-recommends $tmissing >/dev/null ||
+			echo "deps: could not install$tmissing: make torture's memcheck will say so" >&2
 	fi
 	echo system >"$stamp"
 	exit 0

@@ -470,7 +470,8 @@ static int list_len(lua_State *L) {
 
 static int list_inext(lua_State *L) {
   lb_Proxy *px = alive(L, 1, LIST_KINDS);
-  lua_Integer i = luaL_checkinteger(L, 2) + 1;
+  /* wraps as Lua's own integer arithmetic does: after maxinteger, nothing */
+  lua_Integer i = (lua_Integer)((lua_Unsigned)luaL_checkinteger(L, 2) + 1u);
   pml_List *l = LIST(px);
   if (i < 1 || (lua_Unsigned)i > l->len) { lua_pushnil(L); return 1; }
   lua_pushinteger(L, i);

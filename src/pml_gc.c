@@ -267,8 +267,11 @@ static void cycles(Gc *g) {
   for (i = 0; (s = pml_map_next(&g->a, &i)) != NULL && g->st == PML_OK; ) {
     if (pml_map_find(&g->b, s->key)) {
       /* live: no longer suspect -- unless only a Lua value keeps it (and
-         what it reaches) alive: then it is looked at again next time */
+         what it reaches) alive: then it is a suspect, even if it was not
+         one (it was reached from one), and the next collection starts
+         from it and reaches the rest again */
       if ((int64_t)s->val > 0 || !held(g, s->key)) pml_ref_clear_suspect(p, s->key);
+      else if (pml_ref_keep_suspect(p, s->key) != PML_OK) g->st = PML_ENOMEM;
       continue;
     }
     free_container(g, s->key, dec_black_child);

@@ -89,3 +89,7 @@ const pml_MapSlot *pml_ref_next_suspect(const pml_Pool *p, size_t *i) {
 void pml_ref_clear_suspect(pml_Pool *p, uint64_t off) {
   pml_map_del(&p->ref.suspects, off);
 }
+
+int pml_ref_keep_suspect(pml_Pool *p, uint64_t off) {
+  return suspect(p, off);
+}

@@ -48,5 +48,8 @@ uint64_t pml_ref_count(const pml_Pool *p);
 size_t pml_ref_nsuspects(const pml_Pool *p);
 const pml_MapSlot *pml_ref_next_suspect(const pml_Pool *p, size_t *i);
 void pml_ref_clear_suspect(pml_Pool *p, uint64_t off);
+/* make off a suspect again: the collector found it live only because a Lua
+   value holds it, so a later collection must start from it */
+int pml_ref_keep_suspect(pml_Pool *p, uint64_t off);
 
 #endif

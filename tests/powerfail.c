@@ -16,6 +16,12 @@
 ** their shadow as it was (a log written without its sync: the negative
 ** control).
 **
+** PMLUA_PF_NOSNAP=N: every N-th pmemobj_tx_add_range_direct (pmlua's
+** snapshot of pool memory it is about to change) returns success without
+** snapshotting: a change made outside the undo log, the second negative
+** control. Neither the range's old content is kept for a rollback nor its
+** new content persisted at the commit.
+**
 ** Simplifications: a file's name and its removal are durable at once;
 ** data written through a shared mapping and msync is not followed (the
 ** log engine writes pools with pwrite; the test says so if an msync of a
@@ -42,7 +48,7 @@ typedef struct Shadow {
 
 static Shadow shadows[MAXFILES];
 static int nshadows;
-static long syncs, crash_at;
+static long syncs, crash_at, nosnap, snaps;
 static const char *dir, *out, *drop;
 
 /* slurp -- the content of path (NULL, 0 if it cannot be read) */
@@ -136,6 +142,8 @@ __attribute__((constructor)) static void init(void) {
   drop = getenv("PMLUA_PF_DROP");
   const char *at = getenv("PMLUA_PF_AT");
   crash_at = at ? atol(at) : 0;
+  const char *ns = getenv("PMLUA_PF_NOSNAP");
+  nosnap = ns ? atol(ns) : 0;
   unsetenv("LD_PRELOAD");                  /* not in the children (trial) */
   if (dir != NULL) take_all();             /* durable: as the process finds it */
 }
@@ -156,4 +164,13 @@ int fdatasync(int fd) {
   if (!next) next = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
   synced(fd);
   return next(fd);
+}
+
+/* pmemobj_tx_add_range_direct -- libpmemobj's, but every PMLUA_PF_NOSNAP-th
+   call is dropped */
+int pmemobj_tx_add_range_direct(const void *ptr, size_t size) {
+  static int (*next)(const void *, size_t);
+  if (!next) next = (int (*)(const void *, size_t))dlsym(RTLD_NEXT, "pmemobj_tx_add_range_direct");
+  if (nosnap > 0 && ++snaps % nosnap == 0) return 0;
+  return next(ptr, size);
 }

@@ -5,17 +5,24 @@
 -- accounts in transactions that also append a log entry and bump counters,
 -- and makes single changes outside transactions. The parent kills it with
 -- kill -9 at a random instant, checks the pool, and starts it again on
--- the same pool, at least MIN_KILLS times.
+-- the same pool. Another child runs the mixed workload (tests/mixed.lua:
+-- tables, lists, sets, objects, cycles and the collector, nested and large
+-- transactions), checked whole against its model after every kill.
+--
+-- The counts are fixed, not timed, so that runs compare: PMLUA_KILLS kills
+-- of the mixed workload (default 50; make torture: 1,000), and a share of
+-- it for the others (bank: a quarter, at least 25; large transactions: a
+-- tenth each, at least 10).
 local lu = require "luaunit"
 local helper = require "helper"
 local pmem = require "pmem"
+local mixed = require "mixed"
 
 local q = helper.q
 local NACC = 16
-local MIN_KILLS = 50
-local MAX_KILLS = 400
-local BUDGET = tonumber(os.getenv("PMLUA_CRASH_SECONDS")) or 25  -- keep killing this long
+local KILLS = tonumber(os.getenv("PMLUA_KILLS")) or 50
 local CHILD = "tests/crash_child.lua"
+local MIXED = "tests/mixed.lua"
 local SPAWN_ENV = ""                -- environment assignments for the child
 
 local function now()
@@ -28,23 +35,25 @@ local function sleep(s)
   os.execute(("sleep %.3f"):format(s))
 end
 
--- spawn(...) -- start pmlua CHILD ...; returns the popen handle and the pid
-local function spawn(...)
+-- spawn(script, ...) -- start pmlua script ...; returns the popen handle
+-- and the pid
+local function spawn(script, ...)
   local args = {}
   for i = 1, select("#", ...) do args[i] = q(select(i, ...)) end
   local cmd = ("%s sh -c 'echo $$; exec \"$0\" \"$@\"' %s %s %s 2>&1"):format(
-    SPAWN_ENV, q(helper.PMLUA), CHILD, table.concat(args, " "))
+    SPAWN_ENV, q(helper.PMLUA), script, table.concat(args, " "))
   local p = assert(io.popen(cmd, "r"))
   local pid = tonumber(p:read("l"))
   assert(pid, "no pid from the child")
   return p, pid
 end
 
--- kill_at_random(p, pid, early, committed) -- kill -9 the child at a random
--- instant: 0.05-0.4 s after it says it has started (and, if committed, has
--- committed a transaction), or (early) 0-30 ms after it was spawned, while
--- it may still be opening the pool; returns true if it had started
-local function kill_at_random(p, pid, early, committed)
+-- kill_at_random(p, pid, early, committed, span) -- kill -9 the child at a
+-- random instant: 0.05 s to 0.05 + span s (default 0.35) after it says it
+-- has started (and, if committed, has committed a transaction), or (early)
+-- 0-30 ms after it was spawned, while it may still be opening the pool;
+-- returns true if it had started, and the last commit it printed
+local function kill_at_random(p, pid, early, committed, span)
   local started, line = false, nil
   if early then
     sleep(math.random() * 0.03)
@@ -59,7 +68,7 @@ local function kill_at_random(p, pid, early, committed)
       lu.assertStrMatches(tostring(line), "committed %d+")
     end
     started = true
-    sleep(0.05 + math.random() * 0.35)
+    sleep(0.05 + math.random() * (span or 0.35))
   end
   os.execute("kill -9 " .. pid .. " 2>/dev/null")
   local rest = p:read("a")
@@ -155,8 +164,8 @@ function test_kill9_random_instants()
   math.randomseed(os.time())
   local t0 = now()
   local kills, prev, started, early = 0, nil, false, 0
-  while kills < MIN_KILLS or (kills < MAX_KILLS and now() - t0 < BUDGET) do
-    local p, pid = spawn("bank", path, NACC, math.random(1, 1 << 30))
+  while kills < math.max(25, KILLS // 4) do
+    local p, pid = spawn(CHILD, "bank", path, NACC, math.random(1, 1 << 30))
     local is_early = kills % 7 == 3       -- now and then, kill while opening
     if is_early then early = early + 1 end
     started = kill_at_random(p, pid, is_early) or started
@@ -172,13 +181,12 @@ function test_kill9_random_instants()
   local s = check(path, prev, true)
   print(("\n  kill -9: %d kills (%d while opening), %d committed transfers in %d epochs, %.1f s")
         :format(kills, early, s.grand, s.epoch, now() - t0))
-  lu.assertTrue(kills >= MIN_KILLS)
   lu.assertTrue(s.grand > 0, "no transfer ever committed")
 end
 
 -- big transactions (400 appends and 200 overwrites each) killed mid-way:
 -- all of a batch or none of it
-local BIG_KILLS = 20
+local BIG_KILLS = math.max(10, KILLS // 10)
 
 -- check_big(path, prev, started, returned) -- the invariants of the big
 -- pool; every batch whose commit had returned (the child printed it) is in
@@ -219,7 +227,7 @@ local function kill_big(sync)
   SPAWN_ENV = "PMLUA_CRASH_SYNC=" .. sync
   local prev, started, early = nil, false, 0
   for kill = 1, BIG_KILLS do
-    local p, pid = spawn("big", path, math.random(1, 1 << 30))
+    local p, pid = spawn(CHILD, "big", path, math.random(1, 1 << 30))
     local is_early = kill % 5 == 0
     if is_early then early = early + 1 end
     -- every third kill comes after a commit, so that some batches commit
@@ -242,6 +250,35 @@ end
 -- killed process loses none of them (the page cache keeps the log)
 function test_kill9_normal_loses_no_commit()
   kill_big("normal")
+end
+
+-- the mixed workload (tests/mixed.lua), under "full" and "normal" in turn:
+-- after each kill the pool is compared whole with the model at its step,
+-- holds every step whose commit had returned, and a collection leaves
+-- exactly the reachable containers; violations are counted, then listed
+function test_kill9_mixed_workload()
+  local path = helper.pool_path("mixed.pmem")
+  local seed = os.time() % 1000000
+  helper.run_cmd(("%s %s run %s %d full 0"):format(q(helper.PMLUA), MIXED, q(path), seed))
+  local t0, early, last, violations = now(), 0, 0, {}
+  local model = mixed.model(seed)
+  for kill = 1, KILLS do
+    local sync = kill % 2 == 0 and "normal" or "full"
+    local p, pid = spawn(MIXED, "run", path, seed, sync)
+    local is_early = kill % 9 == 4
+    if is_early then early = early + 1 end
+    local _, returned = kill_at_random(p, pid, is_early, false, 0.15)
+    local n, kind, msg = mixed.verify(path, model)
+    local bad = not n and kind .. ": " .. msg
+      or returned and n < returned and ("step %d had returned (%s), the pool holds %d")
+                                       :format(returned, sync, n)
+    if bad then violations[#violations + 1] = ("kill %d (seed %d): %s"):format(kill, seed, bad) end
+    last = n or last
+  end
+  print(("\n  kill -9 mixed: %d kills (%d while opening), %d violations, %d steps committed, %.1f s")
+        :format(KILLS, early, #violations, last, now() - t0))
+  lu.assertEquals(violations, {})
+  lu.assertTrue(last > 0, "no step ever committed")
 end
 
 os.exit(lu.LuaUnit.run())

@@ -661,6 +661,34 @@ function test_unlinked_cycle_collected_after_local_dropped()
   pool:close()
 end
 
+-- the local holds the other member of the cycle, one that was not a
+-- suspect (a collection had found both live): the collection that keeps
+-- the cycle for the local must still come back to it once the local is
+-- gone (a pool:gc() that kept it used to leave no suspect behind, and the
+-- cycle was never freed, not even at close; found by tests/test_fuzz.lua)
+function test_cycle_held_through_a_member_that_was_not_a_suspect()
+  local pool, path = newpool()
+  pool.root = { a = { name = "a" } }
+  pool.root.a.h = { name = "h", a = pool.root.a }
+  lu.assertEquals(pool:gc().live, 3)
+  local h = pool.root.a.h
+  pool.root.a = nil
+  lu.assertEquals(check(pool, 0, h).live, 3)
+  h = nil
+  lu.assertEquals(check(pool, 2).live, 1)
+  pool.root.b = { name = "b" }
+  pool.root.b.h = { name = "h", b = pool.root.b }
+  pool:gc()
+  h = pool.root.b.h
+  pool.root.b = nil
+  lu.assertEquals(check(pool, 0, h).live, 3)
+  h = nil
+  pool:close()                                 -- the close frees it too
+  pool = assert(pmem.open(path))
+  lu.assertEquals(pool:gc().live, 1)
+  pool:close()
+end
+
 -- }============================================
 
 -- {============================================ collection at close

@@ -468,6 +468,17 @@ function test_insert_remove_positions_as_table_library()
   pool:close()
 end
 
+-- pmem.next on a list after the last integer: nothing, no overflow (UBSan
+-- reported maxinteger + 1 under make torture's fuzzer)
+function test_next_after_maxinteger_is_the_end()
+  local pool = newpool()
+  local l = pool:list { "a" }
+  lu.assertNil(pmem.next(l, math.maxinteger))
+  lu.assertNil(pmem.next(l, math.mininteger))
+  lu.assertEquals({ pmem.next(l, 0) }, { 1, "a" })
+  pool:close()
+end
+
 -- }============================================
 
 -- {============================================ building lists

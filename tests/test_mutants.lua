@@ -16,7 +16,8 @@
 -- logs). Mutant i is described by a PRNG seeded with (MASTER, i): a seed,
 -- a kind (bit flips in the pool header, the descriptor, the lanes, the heap
 -- headers, pmlua's data; a word set to a plausible wrong offset or an odd
--- value; a zeroed page or allocation header; truncation; junk appended) and
+-- value; a field of one of pmlua's containers, strings, table bodies or list
+-- items made wrong; a zeroed page or allocation header; truncation; junk appended) and
 -- positions. A worker makes the mutant file itself, prints "BEGIN i what",
 -- exercises it, prints "END i o" (opened) or "END i r" (refused), and stops
 -- starting mutants after BATCH seconds. Workers run in parallel, each under
@@ -34,8 +35,8 @@
 -- Cost: nearly all of it is pmem.open (a forked trial open, then the real
 -- one; each a full libpmemobj open), 1 to 3 opens per mutant.
 --
--- Environment: PMLUA_MUTANTS (count; default 1000, 300 under the
--- sanitizer; make torture: 5000), PMLUA_MUTANT_SEED (master seed, printed; replays a run),
+-- Environment: PMLUA_MUTANTS (count; default 200, 100 under the
+-- sanitizer; make torture: 10000), PMLUA_MUTANT_SEED (master seed, printed; replays a run),
 -- PMLUA_MUTANT_ONLY=i (run mutant i alone), PMLUA_MUTANT_JOBS (parallel
 -- workers; default: the CPUs), PMLUA_MUTANT_KEEP=DIR (copy the seeds and
 -- print, per failure, the worker command that replays it under gdb).
@@ -496,6 +497,61 @@ function MUTATE.truncate(m, L)
   return ("truncate to %d bytes (%s)"):format(m.truncate, region(L, m.truncate))
 end
 
+-- the fields of pmlua's containers (src/pml_layout.h), by pmemobj type
+-- number: {offset, width, name, is an offset}
+local HDR = { { 0, 4, "kind" }, { 4, 4, "flags" }, { 8, 8, "refcount" } }
+local TABLE = { { 16, 8, "count" }, { 24, 8, "used" }, { 32, 8, "cap" }, { 40, 8, "body", true } }
+local LIST = { { 16, 8, "len" }, { 24, 8, "cap" }, { 32, 8, "items", true } }
+local function fields(...)
+  local t = {}
+  for _, part in ipairs { ... } do table.move(part, 1, #part, #t + 1, t) end
+  return t
+end
+local FIELDS = {
+  [1] = { { 0, 8, "len" } },
+  [2] = fields(HDR, TABLE), [6] = fields(HDR, TABLE),
+  [4] = fields(HDR, TABLE, { { 48, 1, "class tag" }, { 56, 8, "class", true } }),
+  [3] = fields(HDR, LIST), [5] = fields(HDR, LIST),
+}
+
+-- set_bytes(m, pos, v, n) -- store the n-byte little-endian integer v at pos
+local function set_bytes(m, pos, v, n)
+  local s = string.pack("<i8", v)
+  for i = 1, n do m.set[pos + i - 1] = s:byte(i) end
+end
+
+-- cell(m, L, o) -- a cell of a table body or list items: its tag or its word
+local function cell(m, L, o)
+  local pos = o[1] + 16 + 16 * math.random(0, math.max(0, (o[2] - 32) // 16))
+  if math.random() < 0.5 then
+    local tag = math.random(0, 15)
+    m.set[pos] = tag
+    return ("tag of the cell at %d (%s) := %d"):format(pos, region(L, pos), tag)
+  end
+  return set_word(m, L, pos + 8, wrong_offset(L, word(L, pos + 8)))
+end
+
+-- struct(m, L) -- a field of one of pmlua's containers, strings, bodies or
+-- items made wrong: an odd value, a plausible wrong offset
+function MUTATE.struct(m, L)
+  local cands = {}
+  for _, o in ipairs(L.objects) do
+    if FIELDS[o[3]] or o[3] == 7 or o[3] == 8 then cands[#cands + 1] = o end
+  end
+  if #cands == 0 then return MUTATE.word(m, L) end
+  local o = pick(cands)
+  if not FIELDS[o[3]] then return cell(m, L, o) end
+  local f = pick(FIELDS[o[3]])
+  local pos = o[1] + 16 + f[1]
+  if f[2] == 8 then
+    local v = f[4] and math.random() < 0.7 and wrong_offset(L, word(L, pos)) or odd_value(L, word(L, pos))
+    return ("%s %s"):format(f[3], set_word(m, L, pos, v))
+  end
+  local v = pick { 0, 1, 2, 3, 5, 6, 7, 8, 9, 255, 0xffff, 0x7fffffff, math.random(0, 0xffffffff) }
+  set_bytes(m, pos, v, f[2])
+  return ("%s of %s := %d"):format(f[3], region(L, pos), v)
+end
+
 -- junk(n) -- n random bytes
 local function junk(n)
   local t = {}
@@ -512,9 +568,9 @@ function MUTATE.append(m, L)
 end
 
 local KINDS = {       -- kind, weight (per 100)
-  { "header", 5 }, { "descriptor", 10 }, { "lane", 12 }, { "heap", 10 },
-  { "data", 20 }, { "burst", 5 }, { "word", 8 }, { "pointer", 12 },
-  { "zero", 10 }, { "truncate", 4 }, { "append", 4 },
+  { "header", 5 }, { "descriptor", 9 }, { "lane", 12 }, { "heap", 10 },
+  { "data", 14 }, { "burst", 5 }, { "word", 7 }, { "pointer", 10 }, { "struct", 14 },
+  { "zero", 8 }, { "truncate", 3 }, { "append", 3 },
 }
 
 -- mutant(master, i, seeds) -- mutant i of the run with this master seed
@@ -730,8 +786,8 @@ local helper = require "helper"
 
 local q = helper.q
 local SELF = arg[0]
--- make test runs 1,000 (about 2 minutes on 2 cores); make torture 5,000
-local DEFAULT_COUNT = helper.SANITIZED and 300 or 1000
+-- make test runs 200 (about 30 s on 2 cores); make torture 10,000
+local DEFAULT_COUNT = helper.SANITIZED and 100 or 200
 local COUNT = tonumber(os.getenv("PMLUA_MUTANTS")) or DEFAULT_COUNT
 local MASTER = tonumber(os.getenv("PMLUA_MUTANT_SEED")) or os.time() % 1000000
 local ONLY = tonumber(os.getenv("PMLUA_MUTANT_ONLY"))
@@ -878,8 +934,8 @@ end
 -- report(st, seconds) -- the counts, per kind, and one line per failure
 local function report(st, seconds)
   if helper.SANITIZED and not os.getenv("PMLUA_MUTANTS") and not ONLY then
-    print(("mutants: %d under the sanitizer, not 1000 (PMLUA_MUTANTS sets the count)"):format(
-      COUNT))
+    print(("mutants: %d under the sanitizer, not %d (PMLUA_MUTANTS sets the count)"):format(
+      COUNT, 200))
   end
   print(("mutants: %d tried, %d opened, %d refused, %d signals, %d hangs (seed %d)"):format(
     st.tried, st.opened, st.refused, st.signals, st.hangs, MASTER))

@@ -1,0 +1,59 @@
+#!/bin/sh
+# memcheck.sh -- a subset of the test suites under valgrind's memcheck, every
+# pmlua process of them included (the suites' own, the children they start,
+# the forks of trial opens; not the checker a trial open spawns, which is
+# pmlua run again: following it would put valgrind under valgrind): prints
+# one line of counts, and fails if a suite fails or memcheck reports an
+# error.
+#
+# usage: PMLUA=build/pmlua sh tests/memcheck.sh      (make torture runs it)
+#
+# libpmemobj is the debug build of libpmemobj1-debug when it is installed
+# (its own checks on, its frames named in reports). tests/memcheck.supp
+# holds the suppressions, each explained. MEMCHECK_TESTS overrides the
+# subset; the default and why it is a subset: see SUITES below.
+set -u
+cd "$(dirname "$0")/.."
+: "${PMLUA:?PMLUA must name the pmlua binary}"
+command -v valgrind >/dev/null || { echo "memcheck: valgrind is not installed (scripts/deps.sh)"; exit 1; }
+
+# The suites at the core of the API: tables, lists, objects, transactions,
+# the collector, damaged pools, opens, the fuzzer and the differential test
+# (smaller counts). Left out: the rest, whose work is counts of processes or
+# time (test_crash, test_powerfail, test_mutants, test_wal, test_bench,
+# test_room's full pools, test_cli, test_examples, ...) or that repeat the
+# paths above (test_types, test_values, test_copy, test_reads, ...): at
+# memcheck's 20-50x slowdown, on 2 cores, the whole suite would take hours.
+SUITES="tests/test_table.lua tests/test_list.lua tests/test_object.lua tests/test_tx.lua
+tests/test_gc.lua tests/test_robustness.lua tests/test_damage.lua tests/test_open.lua
+tests/test_fuzz.lua tests/test_differential.lua"
+
+real=$(cd "$(dirname "$PMLUA")" && pwd)/$(basename "$PMLUA")
+logs=$(mktemp -d /tmp/pmlua-memcheck.XXXXXX)
+trap 'rm -rf "$logs"' EXIT
+dbg=/usr/lib/x86_64-linux-gnu/pmdk_dbg
+[ -f "$dbg/libpmemobj.so.1" ] && export LD_LIBRARY_PATH="$dbg${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# the wrapper the suites run as PMLUA: every process under memcheck, one log
+# each; errors are counted from the logs, not by exit status
+cat >"$logs/pmlua" <<EOF
+#!/bin/sh
+exec valgrind --tool=memcheck --child-silent-after-fork=no \
+  --suppressions=$PWD/tests/memcheck.supp --log-file=$logs/vg.%p -q "$real" "\$@"
+EOF
+chmod +x "$logs/pmlua"
+
+start=$(date +%s)
+PMLUA="$logs/pmlua" PMLUA_FUZZ_OPS=${PMLUA_FUZZ_OPS:-1000} PMLUA_DIFF_OPS=${PMLUA_DIFF_OPS:-3000} \
+  TESTS="${MEMCHECK_TESTS:-$SUITES}" sh tests/run.sh >"$logs/run.out" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ]; then grep -E '^(ok|FAIL)|passed' "$logs/run.out"; else cat "$logs/run.out"; fi
+procs=$(ls "$logs" | grep -c '^vg\.')
+# memcheck's "ERROR SUMMARY: N errors" of each process, summed
+errors=$(cat "$logs"/vg.* | sed -nE 's/.*ERROR SUMMARY: ([0-9]+) errors.*/\1/p' | awk '{s += $1} END {print s + 0}')
+if [ "$errors" -gt 0 ]; then
+	for f in "$logs"/vg.*; do grep -q 'ERROR SUMMARY: [1-9]' "$f" && head -n 60 "$f"; done | head -n 200
+fi
+suites=$(echo ${MEMCHECK_TESTS:-$SUITES} | wc -w)
+echo "memcheck: $suites suites, $procs processes, $errors errors, $(( $(date +%s) - start )) s"
+[ "$rc" -eq 0 ] && [ "$errors" -eq 0 ]
