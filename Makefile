@@ -14,7 +14,7 @@
 #   make torture    the long proofs: power failures at every sync point, 1,000
 #                   kill -9, 10,000 mutated pools, 2,000 damaged logs, the fuzzer
 #                   under ASan+UBSan, memcheck, the heavy resource tests; one
-#                   line of counts per suite (about 45 minutes on 2 cores)
+#                   line of counts per suite (about 30 minutes on 2 cores)
 #   make install PREFIX=/usr/local
 #   make vendor-check   build against vendor/ alone, check it, run a few tests (CI)
 #
@@ -163,7 +163,7 @@ torture: all $(B)/powerfail.so
 torture-asan:
 	@$(MAKE) --no-print-directory B=$(B)/asan OPT="-O1 $(SAN)" LDFLAGS="$(SAN)" DEBUG=1 \
 	 PMLUA_FUZZ_OPS=10000 TESTS=tests/test_fuzz.lua check-run >$(B)/torture-asan.log 2>&1; \
-	 rc=$$?; grep -E '^(ok|FAIL)|passed' $(B)/torture-asan.log; \
+	 rc=$$?; grep -E '^(ok|FAIL)|passed|  fuzz:' $(B)/torture-asan.log; \
 	 echo "sanitizer: fuzz under ASan+UBSan, $$(grep -cE 'ERROR: [A-Za-z]+Sanitizer|runtime error' $(B)/torture-asan.log) errors"; \
 	 exit $$rc
 

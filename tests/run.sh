@@ -4,7 +4,8 @@
 # tests/test_*.lua are LuaUnit suites run by $PMLUA from the repository root.
 # Each prints LuaUnit's "Ran N tests ... N successes, M failures, K errors" line,
 # which is summed here. A suite that dies without that line counts as a failure.
-# TESTS="tests/test_list.lua ..." runs a subset.
+# TESTS="tests/test_list.lua ..." runs a subset; LUAUNIT_ARGS is given to every
+# suite (e.g. "-x crash": leave out the tests whose names match).
 set -u
 cd "$(dirname "$0")/.."
 : "${PMLUA:?PMLUA must name the pmlua binary}"
@@ -23,7 +24,8 @@ if [ -x "$pmtool" ] && [ -z "${PMTOOL_SWEEP+x}" ]; then sweep=$(mktemp); export 
 DAMAGING="test_damage test_mutants test_wal test_robustness test_powerfail test_pool test_pmtool"
 for t in ${TESTS:-tests/test_*.lua}; do
 	start=$(date +%s)
-	"$PMLUA" "$t" -o text >"$log" 2>&1
+	# shellcheck disable=SC2086
+	"$PMLUA" "$t" -o text ${LUAUNIT_ARGS:-} >"$log" 2>&1
 	rc=$?
 	line=$(grep -E '^Ran [0-9]+ tests' "$log" | tail -n1)
 	# LuaUnit writes "1 success", "2 successes", "1 failure", "1 error", ...
