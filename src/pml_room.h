@@ -28,8 +28,11 @@
 #define PML_ROOM_STEP    ((uint64_t)16 << 20)  /* reservations grow by at
                                                   least this, or an eighth */
 #define PML_ROOM_FRESH   ((uint64_t)8 << 20)   /* a new growing pool's blocks */
-#define PML_ROOM_MAX     ((uint64_t)1 << 40)   /* default maximum: 1 TiB, or
-                                                  less (pml_room_default_max) */
+#define PML_ROOM_MAX     ((uint64_t)16 << 30)  /* default maximum: 16 GiB (one
+                                                  libpmemobj zone: each more
+                                                  adds about 2.5 ms to an open,
+                                                  its header read from a hole),
+                                                  or less (pml_room_default_max) */
 
 typedef struct pml_Room {
   int fd;                   /* the pool file (reservations), -1 if none */
