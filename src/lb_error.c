@@ -29,10 +29,15 @@ static const char *full(lb_Pool *pool) {
   char what[64];
   snprintf(what, sizeof what, pool->core.root->grow ? "it reached its maximum size, "
            "%.1f MiB" : "a %.1f MiB file", pool->core.size / 1048576.0);
+  /* the chunks the allocator holds: with few live bytes, what size classes
+     left (each class's runs serve it alone; docs/reference.md, limits) */
+  uint64_t chunks, total, end;
+  pml_heap_usage(&pool->core.heap, &chunks, &total, &end);
   snprintf(pool->core.err, sizeof pool->core.err,
-           "%.300s: pool is full (%s, %.1f MiB used by %llu allocations); the change "
-           "was rolled back: delete data you no longer need, or copy the data into a "
-           "larger pool", pool->path, what, u.bytes / 1048576.0, (unsigned long long)u.n);
+           "%.200s: pool is full (%s, %.1f MiB used by %llu allocations; %.1f MiB taken "
+           "by the allocator's runs and chunks); the change was rolled back: delete data "
+           "you no longer need, or copy the data into a larger pool", pool->path, what,
+           u.bytes / 1048576.0, (unsigned long long)u.n, chunks / 1048576.0);
   return pool->core.err;
 }
 

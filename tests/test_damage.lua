@@ -225,7 +225,8 @@ function TestDamage.test_pool_full_message()
   end)
   lu.assertFalse(ok)
   lu.assertStrMatches(err, ".*" .. path:gsub("%p", "%%%0")
-    .. ": pool is full %(a 8%.0 MiB file, %d+%.%d MiB used by %d+ allocations%); the change "
+    .. ": pool is full %(a 8%.0 MiB file, %d+%.%d MiB used by %d+ allocations; %d+%.%d MiB "
+    .. "taken by the allocator's runs and chunks%); the change "
     .. "was rolled back: delete data you no longer need, or copy the data into a larger pool")
   p:close()
 end
