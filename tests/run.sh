@@ -42,7 +42,7 @@ for t in ${TESTS:-tests/test_*.lua}; do
 	else
 		echo "ok   $t: $ok tests ($(( $(date +%s) - start ))s)"
 		# the counts a suite reports of its own (mutants, kills)
-		grep -E '^(mutants|  kill -9|  powerfail|  fuzz|  resources)' "$log" | sed 's/^ */     /'
+		grep -E '^(mutants|  kill -9|  powerfail|  fuzz|  resources|  docs)' "$log" | sed 's/^ */     /'
 	fi
 	passed=$((passed + ok)) failed=$((failed + bad + err))
 done

@@ -3,8 +3,10 @@
 -- is one persistent object (class "guess_lib.Guesser") at the pool's root.
 --
 -- What it shows: a persistent class with init and methods; a persistent
--- list made through self._p_pool; several changes made all-or-nothing
--- with self._p_pool:transaction; reopening a pool with clear errors.
+-- list made through self._p_pool; a load hook (__load) that gives each
+-- game a volatile attribute (_v_tried, memory only); several changes
+-- made all-or-nothing with self._p_pool:transaction; reopening a pool
+-- with clear errors.
 --
 -- Not run on its own: the commands require it (see README.md). Because
 -- the class is named "guess_lib.Guesser", a program that opens the game
@@ -89,6 +91,16 @@ function Guesser:init(name, maximum)
   self.done = false
 end
 
+-- __load -- runs once per run for each game: when a program first reads
+-- it from the pool, and at its creation (before init, when there are no
+-- guesses yet). It keeps the guesses made so far in a plain Lua set, a
+-- volatile attribute: memory only, never stored, rebuilt every run.
+function Guesser:__load()
+  local tried = {}
+  for _, g in ipairs(self.guesses or {}) do tried[g] = true end
+  self._v_tried = tried
+end
+
 -- guess_to_int -- the guess as an integer in 1..maximum, or nil, message
 function Guesser:guess_to_int(s)
   local guess = type(s) == "string" and s:match("^%s*([+-]?%d+)%s*$")
@@ -103,11 +115,6 @@ function Guesser:guess_to_int(s)
   return guess
 end
 
-local function contains(list, v)
-  for _, x in ipairs(list) do if x == v then return true end end
-  return false
-end
-
 -- check_guess -- judge a guess (a string, as typed): returns the outcome
 -- "SEEN", "EQUAL", "LOW" or "HIGH", or nil and a message for a guess that
 -- is not valid (which does not count). A guess already made does not
@@ -116,9 +123,9 @@ end
 function Guesser:check_guess(s)
   local guess, err = self:guess_to_int(s)
   if not guess then return nil, err end
-  return self._p_pool:transaction(function()
+  local outcome = self._p_pool:transaction(function()
     self.current_guess = guess
-    if contains(self.guesses, guess) then
+    if self._v_tried[guess] then
       self.current_outcome = "SEEN"
       return "SEEN"
     end
@@ -135,6 +142,10 @@ function Guesser:check_guess(s)
     end
     return self.current_outcome
   end)
+  -- only now that the transaction committed: a rollback does not undo a
+  -- volatile attribute, so it must not learn of a guess that may not stay
+  self._v_tried[guess] = true
+  return outcome
 end
 
 function Guesser:message(key)
