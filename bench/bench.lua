@@ -49,32 +49,15 @@ for i = 2, #arg do
   opt[k] = type(opt[k]) == "number" and assert(tonumber(v), arg[i]) or v
 end
 
-local okclock, clock = pcall(require, "bench_clock")
-if not okclock then
-  print("# bench_clock not loaded (" .. tostring(clock):match("[^\n]*") ..
-        "): wall column is os.clock CPU time")
-  clock = { wall = os.clock, cpu = os.clock }
-end
-local wall, cpu = clock.wall, clock.cpu
-
--- mark / since: a point in time on both clocks, and the time elapsed from it
-local function mark() return { wall(), cpu() } end
-local function since(m) return { wall() - m[1], cpu() - m[2] } end
-
-local function median(v)
-  local c = {}
-  for i = 1, #v do c[i] = v[i] end
-  table.sort(c)
-  local n = #c
-  if n % 2 == 1 then return c[(n + 1) // 2] end
-  return (c[n // 2] + c[n // 2 + 1]) / 2
-end
+package.path = (arg[0]:match("^(.*/)") or "./") .. "?.lua;" .. package.path
+local timing = require "timing"
+if timing.note then print(timing.note) end
+local mark, since = timing.mark, timing.since
 
 -- report: print the medians of a list of {wall, cpu} samples
 local function report(name, ops, samples)
-  local w, c = {}, {}
-  for i, s in ipairs(samples) do w[i], c[i] = s[1], s[2] end
-  print(string.format("%s %d %.6f %.6f", name, ops, median(w), median(c)))
+  local w, c = timing.medians(samples)
+  print(string.format("%s %d %.6f %.6f", name, ops, w, c))
   io.stdout:flush()
 end
 

@@ -106,27 +106,14 @@ for i = 3, #arg do
 end
 if opt.min_time <= 0 then opt.min_time = opt.target / 3 end
 
-local okclock, clock = pcall(require, "bench_clock")
-if not okclock then
-  print("# bench_clock not loaded: wall column is os.clock CPU time")
-  clock = { wall = os.clock, cpu = os.clock }
-end
-local wall, cpu = clock.wall, clock.cpu
-local function mark() return { wall(), cpu() } end
-local function since(m) return { wall() - m[1], cpu() - m[2] } end
-
-local function median(v)
-  local c = table.move(v, 1, #v, 1, {})
-  table.sort(c)
-  local n = #c
-  if n % 2 == 1 then return c[(n + 1) // 2] end
-  return (c[n // 2] + c[n // 2 + 1]) / 2
-end
+package.path = (arg[0]:match("^(.*/)") or "./") .. "?.lua;" .. package.path
+local timing = require "timing"
+if timing.note then print(timing.note) end
+local mark, since = timing.mark, timing.since
 
 local function report(workload, ops, samples)
-  local w, c = {}, {}
-  for i, s in ipairs(samples) do w[i], c[i] = s[1], s[2] end
-  print(string.format("%s %s %d %.6f %.6f", store_name, workload, ops, median(w), median(c)))
+  local w, c = timing.medians(samples)
+  print(string.format("%s %s %d %.6f %.6f", store_name, workload, ops, w, c))
   io.stdout:flush()
 end
 
