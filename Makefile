@@ -67,8 +67,10 @@ TESTENV  = $(RUNENV) PMLUA=$(CURDIR)/$(B)/pmlua LUA54=$(LUA) LUAUNIT_DIR=$(LUAUN
 
 CC       ?= cc
 OPT      ?= -O2
+# -ffile-prefix-map: the debug information names the sources relative to the
+# checkout, so that no installed file holds the checkout's path.
 CFLAGS   += $(OPT) $(if $(DEBUG),-DPML_DEBUG) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
-            -fPIC -fvisibility=hidden -Isrc -I$(B) $(INCS)
+            -fPIC -fvisibility=hidden -ffile-prefix-map=$(CURDIR)=. -Isrc -I$(B) $(INCS)
 
 CORE     := pml_map pml_heap pml_fault pml_room pml_wal pml_pool pml_tx pml_valid pml_ref pml_cell pml_table pml_list pml_gc
 TOOL     := pt_graph pt_read pt_text pt_json pt_build pt_check pt_info pt_dot pt_progress
@@ -76,7 +78,7 @@ BIND     := lb_error lb_change lb_proxy lb_value lb_pool lb_module lb_types lb_p
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
 
-.PHONY: all run test check check-run debug bench torture torture-asan install clean deps vendor-check vendor-verify
+.PHONY: all run test check check-run debug bench torture torture-asan install clean deps vendor-check vendor-verify FORCE
 all: $(B)/pmlua $(B)/pmem.so $(B)/pmtool
 
 deps: $(DEPSTAMP)
@@ -88,13 +90,19 @@ $(DEPSTAMP): scripts/deps.sh $(if $(filter 1,$(VENDOR)),$(VROOT)/.complete)
 $(VROOT)/.complete:
 	@VENDOR=1 sh scripts/deps.sh
 
-$(B)/%.o: src/%.c $(wildcard src/*.h) $(DEPSTAMP)
+# the compiler and flags of $(B)'s objects: when they change (OPT, an include
+# path, an edit here), every object is rebuilt, never some of them
+$(B)/.cflags: $(DEPSTAMP) FORCE
+	@f='$(CC) $(CFLAGS)'; [ "$$(cat $@ 2>/dev/null)" = "$$f" ] || echo "$$f" >$@
+FORCE:
+
+$(B)/%.o: src/%.c $(wildcard src/*.h) $(B)/.cflags
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/pml_embed.c: scripts/embed.sh $(LUAMODS) $(DEPSTAMP)
 	sh scripts/embed.sh $@ $(foreach f,$(LUAMODS),@$(f)=$(f))
 
-$(B)/pml_embed.o: $(B)/pml_embed.c src/pml_embed.h
+$(B)/pml_embed.o: $(B)/pml_embed.c src/pml_embed.h $(B)/.cflags
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # The interpreter links Lua statically and exports its API (-Wl,-E), as lua5.4 does,
