@@ -15,7 +15,13 @@
 #                   kill -9, 10,000 mutated pools, 2,000 damaged logs, the fuzzer
 #                   under ASan+UBSan, memcheck, the heavy resource tests; one
 #                   line of counts per suite (about 30 minutes on 2 cores)
-#   make install PREFIX=/usr/local
+#   make install    pmlua, pmtool, pmem.so, src/lpmem.h, the manual pages and the
+#                   documents under DESTDIR and PREFIX (default /usr/local), each
+#                   file listed in PREFIX/share/pmlua/manifest; CMODDIR: where
+#                   pmem.so goes (default PREFIX/lib/lua/5.4; PREFIX=/usr:
+#                   /usr/lib/<multiarch>/lua/5.4, as Debian's Lua modules)
+#   make uninstall  the files that manifest lists (same DESTDIR and PREFIX), and
+#                   the directories the installs made, once empty
 #   make rock       what `luarocks make` runs (pmem-0.1.0-1.rockspec): pmem.so
 #                   alone, in build/rock/, with the directories LuaRocks found
 #   make vendor-check   build against vendor/ alone, check it, run a few tests (CI)
@@ -88,7 +94,7 @@ BIND     := lb_error lb_change lb_proxy lb_value lb_pool lb_module lb_types lb_p
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
 
-.PHONY: all run test check check-run debug bench torture torture-asan install rock \
+.PHONY: all run test check check-run debug bench torture torture-asan install uninstall rock \
         clean deps vendor-check vendor-verify FORCE
 all: $(B)/pmlua $(B)/pmem.so $(B)/pmtool
 
@@ -224,14 +230,30 @@ $(B)/install/pmtool: $(TOOLOBJS)
 	@mkdir -p $(@D)
 	$(LINK_TOOL)
 
+# make install: the files of INSTALLS under $(DESTDIR), by scripts/install.sh,
+# which lists each in $(MANIFEST) for make uninstall. pmem.so goes where the
+# stock lua5.4 looks for C modules under PREFIX: PREFIX/lib/lua/5.4, or, for
+# PREFIX=/usr, Debian's place for them, /usr/lib/<multiarch>/lua/5.4 (lua5.4
+# searches both); CMODDIR=... puts it elsewhere. A shared library is not
+# executable (Debian policy). The documents keep the checkout's layout under
+# share/doc/pmlua, so that the links between them hold.
+CMODDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/$(MULTI)/lua/5.4,$(PREFIX)/lib/lua/5.4)
+MANIFEST  = $(PREFIX)/share/pmlua/manifest
+DOCFILES := README.md $(wildcard docs/*.md docs/*.svg docs/*.png examples/*.md examples/*.lua \
+            examples/*/*.md examples/*/*.lua examples/*/*.c)
+INSTALLS  = 755:$(B)/install/pmlua:$(PREFIX)/bin/pmlua 755:$(B)/install/pmtool:$(PREFIX)/bin/pmtool \
+            644:$(B)/install/pmem.so:$(CMODDIR)/pmem.so 644:src/lpmem.h:$(PREFIX)/include/pmlua/lpmem.h \
+            $(foreach f,$(wildcard docs/*.1),644:$(f):$(PREFIX)/share/man/man1/$(notdir $(f))) \
+            $(foreach f,$(DOCFILES),644:$(f):$(PREFIX)/share/doc/pmlua/$(f))
+
 install: $(B)/install/pmlua $(B)/install/pmem.so $(B)/install/pmtool
 	@for f in $^; do ! readelf -d $$f | grep -qiE 'rpath|runpath' || \
-	  { echo "install: $$f has an rpath" >&2; exit 1; }; done
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(B)/install/pmlua $(DESTDIR)$(PREFIX)/bin/pmlua
-	install -m 755 $(B)/install/pmem.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/pmem.so
-	install -m 755 $(B)/install/pmtool $(DESTDIR)$(PREFIX)/bin/pmtool
-	for m in docs/*.1; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
+	  { echo "install: $$f has an rpath" >&2; exit 1; }; \
+	  ! grep -qF '$(CURDIR)' $$f || { echo "install: $$f holds the path $(CURDIR)" >&2; exit 1; }; done
+	@sh scripts/install.sh install "$(DESTDIR)" $(MANIFEST) $(INSTALLS)
+
+uninstall:
+	@sh scripts/install.sh uninstall "$(DESTDIR)" $(MANIFEST)
 
 clean:
 	rm -rf build
