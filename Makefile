@@ -215,9 +215,10 @@ vendor-verify: all
 
 # `luarocks make` (pmem-0.1.0-1.rockspec) runs `make rock` with LuaRocks' CFLAGS,
 # LIBFLAG, LUA_INCDIR, PMEMOBJ_INCDIR and PMEMOBJ_LIBDIR, then copies
-# build/rock/pmem.so into its tree itself.
+# build/rock/pmem.so into its tree itself. Never against vendor/root (VENDOR
+# set by a calling make): the libraries are the ones LuaRocks found.
 rock:
-	@$(MAKE) --no-print-directory B=build/rock ROCK=1 build/rock/pmem.so
+	@$(MAKE) --no-print-directory B=build/rock ROCK=1 VENDOR= build/rock/pmem.so
 
 # Installed files are relinked without any rpath: none may point into the build tree.
 $(B)/install/pmlua: $(B)/pmlua.o $(MODOBJS)

@@ -15,7 +15,11 @@ local q = h.q
 local ROOT = (h.run_cmd("pwd"):gsub("\n$", ""))
 local VERSION = h.read_file("src/lpmem.h"):match('#define PML_VERSION "([^"]+)"')
 local ROCKSPEC = "pmem-" .. VERSION .. "-1.rockspec"
-local LUAROCKS = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL luarocks --lua-version=5.4"
+-- luarocks as from a user's shell: without what the calling make put in the
+-- environment (its flags, and the variables of its command line: make check's
+-- B, OPT, LDFLAGS, DEBUG; VENDOR)
+local LUAROCKS = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u B -u OPT -u LDFLAGS -u DEBUG -u VENDOR "
+                 .. "luarocks --lua-version=5.4"
 -- the stock interpreter with only the tree's modules on its C path
 local function lua54(tree)
   return "env -u LUA_INIT -u LUA_INIT_5_4 -u LUA_CPATH_5_4 LUA_CPATH="
