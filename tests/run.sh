@@ -44,8 +44,8 @@ for t in ${TESTS:-tests/test_*.lua}; do
 		echo "FAIL $t: $line"; grep -vE '^(\.|Ran |OK$)' "$log" | head -n 60
 	else
 		echo "ok   $t: $ok tests${skip:+, $skip skipped} ($(( $(date +%s) - start ))s)"
-		# the counts a suite reports of its own (mutants, kills), why tests skipped
-		grep -E '^(mutants|  kill -9|  powerfail|  fuzz|  resources|  docs|  skipped)' "$log" | sed 's/^ */     /'
+		# the counts a suite reports of its own (mutants, kills), why tests skipped (once)
+		grep -E '^(mutants|  kill -9|  powerfail|  fuzz|  resources|  docs|  skipped)' "$log" | uniq | sed 's/^ */     /'
 	fi
 	passed=$((passed + ok)) failed=$((failed + bad + err))
 done
