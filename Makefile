@@ -15,7 +15,15 @@
 #                   kill -9, 10,000 mutated pools, 2,000 damaged logs, the fuzzer
 #                   under ASan+UBSan, memcheck, the heavy resource tests; one
 #                   line of counts per suite (about 30 minutes on 2 cores)
-#   make install PREFIX=/usr/local
+#   make install    pmlua, pmtool, pmem.so, src/lpmem.h, the manual pages and the
+#                   documents under DESTDIR and PREFIX (default /usr/local), each
+#                   file listed in PREFIX/share/pmlua/manifest; CMODDIR: where
+#                   pmem.so goes (default PREFIX/lib/lua/5.4; PREFIX=/usr:
+#                   /usr/lib/<multiarch>/lua/5.4, as Debian's Lua modules)
+#   make uninstall  the files that manifest lists (same DESTDIR and PREFIX), and
+#                   the directories the installs made, once empty
+#   make rock       what `luarocks make` runs (pmem-0.1.0-1.rockspec): pmem.so
+#                   alone, in build/rock/, with the directories LuaRocks found
 #   make vendor-check   build against vendor/ alone, check it, run a few tests (CI)
 #
 # VENDOR=1 (on the command line or in the environment), with any target: use only
@@ -31,6 +39,12 @@ PREFIX   ?= /usr/local
 VROOT    := $(CURDIR)/vendor/root
 MULTI    := $(or $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null),$(shell $(CC) -print-multiarch 2>/dev/null),x86_64-linux-gnu)
 DEPSTAMP := $(B)/.deps
+# Where Lua's and libpmemobj's headers and libraries are when the compiler's
+# default paths and vendor/root do not have them: LuaRocks' names, which
+# `luarocks make` passes (make takes them too).
+LUA_INCDIR ?= /usr/include/lua5.4
+EXTINCS  = $(if $(PMEMOBJ_INCDIR),-I$(PMEMOBJ_INCDIR))
+EXTLIBS  = $(if $(PMEMOBJ_LIBDIR),-L$(PMEMOBJ_LIBDIR))
 
 # vendor/root's paths. Its headers include lua5.4-deb-multiarch.h from
 # usr/include/$(MULTI); Debian 12's libreadline8 still ships in lib/$(MULTI).
@@ -50,7 +64,7 @@ else
 # Resolved when used, after scripts/deps.sh ran: it writes "vendor" to $(DEPSTAMP)
 # when, not root, it had to unpack missing packages into vendor/root.
 USE_VROOT    = $(shell grep -qx vendor $(DEPSTAMP) 2>/dev/null && echo 1)
-INCS         = -I/usr/include/lua5.4 $(if $(USE_VROOT),$(VINCS))
+INCS         = -I$(LUA_INCDIR) $(EXTINCS) $(if $(USE_VROOT),$(VINCS))
 LIBLUA_A     = $(firstword $(wildcard /usr/lib/$(MULTI)/liblua5.4.a $(if $(USE_VROOT),$(VROOT)/usr/lib/$(MULTI)/liblua5.4.a)) \
                /usr/lib/$(MULTI)/liblua5.4.a)
 LUA          = $(shell command -v lua5.4 2>/dev/null || echo $(VROOT)/usr/bin/lua5.4)
@@ -58,7 +72,7 @@ LUAUNIT_DIR  =
 endif
 # Only a build that uses vendor/root gets an rpath (into it); `make install`
 # relinks without one.
-LIBDIRS  = $(if $(USE_VROOT),$(VLIBDIRS))
+LIBDIRS  = $(EXTLIBS) $(if $(USE_VROOT),$(VLIBDIRS))
 RPATH    = $(if $(USE_VROOT),$(VRPATH))
 # the tests' lua5.4 and the examples find vendor/root's libraries too
 RUNENV   = $(if $(USE_VROOT),LD_LIBRARY_PATH=$(VLIBS)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH})
@@ -67,8 +81,12 @@ TESTENV  = $(RUNENV) PMLUA=$(CURDIR)/$(B)/pmlua LUA54=$(LUA) LUAUNIT_DIR=$(LUAUN
 
 CC       ?= cc
 OPT      ?= -O2
-CFLAGS   += $(OPT) $(if $(DEBUG),-DPML_DEBUG) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
-            -fPIC -fvisibility=hidden -Isrc -I$(B) $(INCS)
+LIBFLAG  ?= -shared
+# override: LuaRocks gives its CFLAGS on the command line, which would replace
+# these otherwise. -ffile-prefix-map: the debug information names the sources
+# relative to the checkout, so that no installed file holds the checkout's path.
+override CFLAGS += $(OPT) $(if $(DEBUG),-DPML_DEBUG) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+            -fPIC -fvisibility=hidden -ffile-prefix-map=$(CURDIR)=. -Isrc -I$(B) $(INCS)
 
 CORE     := pml_map pml_heap pml_fault pml_room pml_wal pml_pool pml_tx pml_valid pml_ref pml_cell pml_table pml_list pml_gc
 TOOL     := pt_graph pt_read pt_text pt_json pt_build pt_check pt_info pt_dot pt_progress
@@ -76,32 +94,40 @@ BIND     := lb_error lb_change lb_proxy lb_value lb_pool lb_module lb_types lb_p
 LUAMODS  := $(wildcard lua/*.lua)
 MODOBJS  := $(addprefix $(B)/,$(addsuffix .o,$(CORE) $(BIND))) $(B)/pml_embed.o
 
-.PHONY: all run test check check-run debug bench torture torture-asan install clean deps vendor-check vendor-verify
+.PHONY: all run test check check-run debug bench torture torture-asan install uninstall rock \
+        clean deps vendor-check vendor-verify FORCE
 all: $(B)/pmlua $(B)/pmem.so $(B)/pmtool
 
 deps: $(DEPSTAMP)
+# ROCK=1 (make rock): the dependencies are LuaRocks' to find, deps.sh is not run
 $(DEPSTAMP): scripts/deps.sh $(if $(filter 1,$(VENDOR)),$(VROOT)/.complete)
 	@mkdir -p $(B)
-	@VENDOR=$(VENDOR) sh scripts/deps.sh $(abspath $@)
+	@$(if $(filter 1,$(ROCK)),echo system >$@,VENDOR=$(VENDOR) sh scripts/deps.sh $(abspath $@))
 	@touch $@
 # VENDOR=1: unpack again when vendor/root was removed
 $(VROOT)/.complete:
 	@VENDOR=1 sh scripts/deps.sh
 
-$(B)/%.o: src/%.c $(wildcard src/*.h) $(DEPSTAMP)
+# the compiler and flags of $(B)'s objects: when they change (OPT, an include
+# path, an edit here), every object is rebuilt, never some of them
+$(B)/.cflags: $(DEPSTAMP) FORCE
+	@f='$(CC) $(CFLAGS)'; [ "$$(cat $@ 2>/dev/null)" = "$$f" ] || echo "$$f" >$@
+FORCE:
+
+$(B)/%.o: src/%.c $(wildcard src/*.h) $(B)/.cflags
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/pml_embed.c: scripts/embed.sh $(LUAMODS) $(DEPSTAMP)
 	sh scripts/embed.sh $@ $(foreach f,$(LUAMODS),@$(f)=$(f))
 
-$(B)/pml_embed.o: $(B)/pml_embed.c src/pml_embed.h
+$(B)/pml_embed.o: $(B)/pml_embed.c src/pml_embed.h $(B)/.cflags
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # The interpreter links Lua statically and exports its API (-Wl,-E), as lua5.4 does,
 # so that C modules (pmem.so included) load into it.
 LINK_PMLUA = $(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LIBLUA_A) -Wl,-E $(LIBDIRS) $(LDFLAGS) \
              -lpmemobj -lreadline -lm -ldl
-LINK_SO    = $(CC) $(CFLAGS) -shared -o $@ $(filter %.o,$^) $(LIBDIRS) $(LDFLAGS) -lpmemobj
+LINK_SO    = $(CC) $(CFLAGS) $(LIBFLAG) -o $@ $(filter %.o,$^) $(LIBDIRS) $(LDFLAGS) -lpmemobj
 
 $(B)/pmlua: $(B)/pmlua.o $(MODOBJS)
 	$(LINK_PMLUA) $(RPATH)
@@ -187,6 +213,13 @@ vendor-verify: all
 	 [ -z "$$bad" ] || { printf 'vendor-verify: libraries from outside vendor/root:\n%s\n' "$$bad" >&2; exit 1; }
 	@echo "vendor-verify: headers, liblua5.4.a and libraries of $(B)/ all from vendor/root"
 
+# `luarocks make` (pmem-0.1.0-1.rockspec) runs `make rock` with LuaRocks' CFLAGS,
+# LIBFLAG, LUA_INCDIR, PMEMOBJ_INCDIR and PMEMOBJ_LIBDIR, then copies
+# build/rock/pmem.so into its tree itself. Never against vendor/root (VENDOR
+# set by a calling make): the libraries are the ones LuaRocks found.
+rock:
+	@$(MAKE) --no-print-directory B=build/rock ROCK=1 VENDOR= build/rock/pmem.so
+
 # Installed files are relinked without any rpath: none may point into the build tree.
 $(B)/install/pmlua: $(B)/pmlua.o $(MODOBJS)
 	@mkdir -p $(@D)
@@ -198,14 +231,30 @@ $(B)/install/pmtool: $(TOOLOBJS)
 	@mkdir -p $(@D)
 	$(LINK_TOOL)
 
+# make install: the files of INSTALLS under $(DESTDIR), by scripts/install.sh,
+# which lists each in $(MANIFEST) for make uninstall. pmem.so goes where the
+# stock lua5.4 looks for C modules under PREFIX: PREFIX/lib/lua/5.4, or, for
+# PREFIX=/usr, Debian's place for them, /usr/lib/<multiarch>/lua/5.4 (lua5.4
+# searches both); CMODDIR=... puts it elsewhere. A shared library is not
+# executable (Debian policy). The documents keep the checkout's layout under
+# share/doc/pmlua, so that the links between them hold.
+CMODDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/$(MULTI)/lua/5.4,$(PREFIX)/lib/lua/5.4)
+MANIFEST  = $(PREFIX)/share/pmlua/manifest
+DOCFILES := README.md $(wildcard docs/*.md docs/*.svg docs/*.png examples/*.md examples/*.lua \
+            examples/*/*.md examples/*/*.lua examples/*/*.c)
+INSTALLS  = 755:$(B)/install/pmlua:$(PREFIX)/bin/pmlua 755:$(B)/install/pmtool:$(PREFIX)/bin/pmtool \
+            644:$(B)/install/pmem.so:$(CMODDIR)/pmem.so 644:src/lpmem.h:$(PREFIX)/include/pmlua/lpmem.h \
+            $(foreach f,$(wildcard docs/*.1),644:$(f):$(PREFIX)/share/man/man1/$(notdir $(f))) \
+            $(foreach f,$(DOCFILES),644:$(f):$(PREFIX)/share/doc/pmlua/$(f))
+
 install: $(B)/install/pmlua $(B)/install/pmem.so $(B)/install/pmtool
 	@for f in $^; do ! readelf -d $$f | grep -qiE 'rpath|runpath' || \
-	  { echo "install: $$f has an rpath" >&2; exit 1; }; done
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(B)/install/pmlua $(DESTDIR)$(PREFIX)/bin/pmlua
-	install -m 755 $(B)/install/pmem.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/pmem.so
-	install -m 755 $(B)/install/pmtool $(DESTDIR)$(PREFIX)/bin/pmtool
-	for m in docs/*.1; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
+	  { echo "install: $$f has an rpath" >&2; exit 1; }; \
+	  ! grep -qF '$(CURDIR)' $$f || { echo "install: $$f holds the path $(CURDIR)" >&2; exit 1; }; done
+	@sh scripts/install.sh install "$(DESTDIR)" $(MANIFEST) $(INSTALLS)
+
+uninstall:
+	@sh scripts/install.sh uninstall "$(DESTDIR)" $(MANIFEST)
 
 clean:
 	rm -rf build

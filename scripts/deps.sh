@@ -8,6 +8,10 @@
 # Writes to STAMP "vendor" when the build must search vendor/root, else "system".
 # Idempotent and quiet when everything is already there.
 #
+# TEST_PKGS are for tests that skip without them (luarocks, for
+# tests/test_luarocks.lua): installed as root when missing, a failure only said;
+# never unpacked into vendor/root, so without root those tests say they skip.
+#
 # TORTURE_PKGS are for `make torture` alone (valgrind for its memcheck run,
 # libpmemobj's debug build to run it with): installed as root when missing,
 # a failure only said; never unpacked into vendor/root (valgrind needs its
@@ -25,6 +29,7 @@ stamp=${1:-/dev/null}
 PKGS="lua5.4 liblua5.4-dev libpmemobj-dev libpmem-dev libpmemobj1 libpmem1 \
 libndctl6 libdaxctl1 lua-unit libreadline-dev libreadline8"
 BENCH_PKGS="lua-sql-sqlite3 libsqlite3-0 gnuplot-nox gnuplot-data"
+TEST_PKGS="luarocks"
 TORTURE_PKGS="valgrind libpmemobj1-debug"
 root=vendor/root
 
@@ -102,11 +107,23 @@ missing=$(not_installed $PKGS)
 bmissing=$(not_installed $BENCH_PKGS)
 # shellcheck disable=SC2086
 tmissing=$(not_installed $TORTURE_PKGS)
-[ "$(id -u)" = 0 ] || tmissing=""
-if [ -z "$missing" ] && [ -z "$bmissing" ] && [ -z "$tmissing" ]; then
+# shellcheck disable=SC2086
+xmissing=$(not_installed $TEST_PKGS)
+[ "$(id -u)" = 0 ] || { tmissing=""; xmissing=""; }
+if [ -z "$missing" ] && [ -z "$bmissing" ] && [ -z "$tmissing" ] && [ -z "$xmissing" ]; then
 	echo system >"$stamp"
 	exit 0
 fi
+
+# optional PKGS FOR CONSEQUENCE -- as root, install PKGS (none: nothing) for
+# FOR; a failure is only said, with its CONSEQUENCE
+optional() {
+	[ -n "$1" ] || return 0
+	echo "deps: installing$1 (for $2)"
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $1 >/dev/null ||
+		echo "deps: could not install$1: $3" >&2
+}
 
 if [ "$(id -u)" = 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
@@ -116,18 +133,9 @@ if [ "$(id -u)" = 0 ]; then
 		# shellcheck disable=SC2086
 		apt-get install -y -qq --no-install-recommends $missing >/dev/null
 	fi
-	if [ -n "$bmissing" ]; then
-		echo "deps: installing$bmissing (for make bench)"
-		# shellcheck disable=SC2086
-		apt-get install -y -qq --no-install-recommends $bmissing >/dev/null ||
-			echo "deps: could not install$bmissing: make bench will say what is missing" >&2
-	fi
-	if [ -n "$tmissing" ]; then
-		echo "deps: installing$tmissing (for make torture)"
-		# shellcheck disable=SC2086
-		apt-get install -y -qq --no-install-recommends $tmissing >/dev/null ||
-			echo "deps: could not install$tmissing: make torture's memcheck will say so" >&2
-	fi
+	optional "$bmissing" "make bench" "make bench will say what is missing"
+	optional "$xmissing" "make test" "the tests that need it say they are skipped"
+	optional "$tmissing" "make torture" "make torture's memcheck will say so"
 	echo system >"$stamp"
 	exit 0
 fi

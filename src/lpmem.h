@@ -1,7 +1,9 @@
 /*
 ** lpmem.h -- the pmem Lua module's public interface, for a host that
-** embeds it: luaopen_pmem and two calls for hosts (the binding's own
+** embeds it: luaopen_pmem and the calls for hosts (the binding's own
 ** names start with lb_, the core's with pml_; see docs/internals.md).
+** It needs Lua's headers only; make install puts it in
+** PREFIX/include/pmlua/ (docs/reference.md, section 10).
 */
 #ifndef lpmem_h
 #define lpmem_h
@@ -16,7 +18,8 @@ __attribute__((visibility("default"))) int luaopen_pmem(lua_State *L);
 
 /* for a host that links Lua statically (pmlua): prove Lua's stack layout
    and let the read paths take their arguments straight from the stack
-   (lb_peek.h); 1 if on. Without it reads go through the C API. */
+   (lb_peek.h); 1 if on. Without it reads go through the C API. Linked
+   into pmlua only: pmem.so does not export it. */
 int lpmem_peek_enable(lua_State *L);
 
 /* for a host's message handler: if the error value at idx escaped a

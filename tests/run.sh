@@ -3,7 +3,9 @@
 #
 # tests/test_*.lua are LuaUnit suites run by $PMLUA from the repository root.
 # Each prints LuaUnit's "Ran N tests ... N successes, M failures, K errors" line,
-# which is summed here. A suite that dies without that line counts as a failure.
+# which is summed here. A suite that dies without that line counts as a failure;
+# skipped tests are counted on the suite's line, with the reasons the suite
+# printed ("  skipped: why", helper.skip).
 # TESTS="tests/test_list.lua ..." runs a subset; LUAUNIT_ARGS is given to every
 # suite (e.g. "-x crash": leave out the tests whose names match).
 set -u
@@ -32,6 +34,7 @@ for t in ${TESTS:-tests/test_*.lua}; do
 	ok=$(echo "$line" | sed -nE 's/.* ([0-9]+) success(es)?.*/\1/p')
 	bad=$(echo "$line" | sed -nE 's/.* ([0-9]+) failures?.*/\1/p')
 	err=$(echo "$line" | sed -nE 's/.* ([0-9]+) errors?.*/\1/p')
+	skip=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
 	ok=${ok:-0} bad=${bad:-0} err=${err:-0}
 	if [ -z "$line" ] || { [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && [ "$err" -eq 0 ]; }; then
 		echo "FAIL $t (exit $rc, no LuaUnit summary)"; tail -n 30 "$log"
@@ -40,9 +43,9 @@ for t in ${TESTS:-tests/test_*.lua}; do
 	if [ $((bad + err)) -gt 0 ]; then
 		echo "FAIL $t: $line"; grep -vE '^(\.|Ran |OK$)' "$log" | head -n 60
 	else
-		echo "ok   $t: $ok tests ($(( $(date +%s) - start ))s)"
-		# the counts a suite reports of its own (mutants, kills)
-		grep -E '^(mutants|  kill -9|  powerfail|  fuzz|  resources|  docs)' "$log" | sed 's/^ */     /'
+		echo "ok   $t: $ok tests${skip:+, $skip skipped} ($(( $(date +%s) - start ))s)"
+		# the counts a suite reports of its own (mutants, kills), why tests skipped (once)
+		grep -E '^(mutants|  kill -9|  powerfail|  fuzz|  resources|  docs|  skipped)' "$log" | uniq | sed 's/^ */     /'
 	fi
 	passed=$((passed + ok)) failed=$((failed + bad + err))
 done
