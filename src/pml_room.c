@@ -117,16 +117,17 @@ int pml_room_note_slow(pml_Room *r, uint64_t off, uint64_t n) {
 ** pml_room_close -- cut a growing pool's free tail off at a clean close,
 ** when the caller holds the file (pml_pool.c: no other process opened it
 ** since libpmemobj's close, none can start to): the tail is free space
-** no mapping uses.
+** no mapping uses. The cut is not synced: a crash that undoes it leaves a
+** longer file, which the next open takes as it is (and extends, or maps
+** the missing tail of, whatever the length).
 */
 void pml_room_close(pml_Room *r, int clean, uint64_t end) {
   if (r->fd < 0) return;
   end = (end + PAGE - 1) & ~(PAGE - 1);
   if (clean && r->grow && end < r->size) {
     struct stat st;
-    if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size == r->size &&
-        ftruncate(r->fd, (off_t)end) == 0)
-      fdatasync(r->fd);
+    if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size == r->size)
+      (void)ftruncate(r->fd, (off_t)end);
   }
   close(r->fd);
   r->fd = -1;
