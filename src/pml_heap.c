@@ -314,28 +314,51 @@ uint64_t pml_heap_whole(uint64_t size) {
 ** gen_num, flags, 3 unused words, then data): the internal redo log (192
 ** bytes of data), the external redo log (640) and the undo log (2048).
 ** libpmemobj leaves a redo log's capacity 0 until it first uses it; the
-** undo log's is always its size. An extension (next) is an offset into a
-** heap allocation, cacheline-aligned, itself a ulog.
+** undo log's is always its size.
+**
+** An extension is a log of its own in a heap allocation, linked by next.
+** next holds the allocation's offset (pmalloc_construct stores the object
+** offset there), and the log starts at that offset rounded up to a
+** cacheline (ulog_by_offset); its capacity is what fits after it, rounded
+** down to cachelines (lane_ulog_constructor, ulog_construct). With
+** compact 16-byte allocation headers next is 16 past a cacheline, and the
+** 48 bytes from next to the log are the padding of memblock.c's header
+** write (stack bytes, never read).
+**
+** A commit or rollback that used extensions frees all but the first and
+** keeps that one linked from the lane, for the next transaction
+** (ulog_clobber_data); libpmemobj's open frees it (lane recovery,
+** operation_finish with ULOG_FREE_AFTER_FIRST), and so does the first
+** transaction given a log buffer (tx_construct_user_buffer). So a cleanly
+** closed pool may have one in any lane's undo log, and a redo log keeps
+** the extensions a crash left there: every link must be sound. (A log
+** buffer pmlua lends a transaction, pmemobj_tx_log_append_buffer, is
+** unlinked when the transaction ends; a link to one, inside pmlua's log
+** reserve, is not an allocation's start and is refused.)
 */
 #define LANE_SIZE        PML_LANE_SIZE
 #define ULOG_HDR         64
+#define ULOG_ALIGN       64          /* CACHELINE_SIZE */
 #define ULOG_MAX_CHAIN   4096
 
 /* chain_ok -- the extensions of the log at off: in the heap, bounded */
 static int chain_ok(const pml_Heap *h, uint64_t off) {
   uint64_t next = rd64(h, off + 8);
+  pml_Block b;
   for (int n = 0; next != 0; n++) {
-    if (n >= ULOG_MAX_CHAIN || (next & 63) || next < h->zone0 + ZONE_META ||
-        !in(h, next, ULOG_HDR))
+    /* the start of a live allocation of libpmemobj's own (type number 0;
+       pmlua's start at 1) holding the log header where libpmemobj looks
+       for it, and a capacity that fits there (a capacity of 0 made
+       libpmemobj divide by zero on the next log append) */
+    if (n >= ULOG_MAX_CHAIN || !pml_heap_block(h, next, &b) || b.type != 0)
       return 0;
-    /* an extension is a live allocation holding its log (a capacity of 0
-       there made libpmemobj divide by zero on the next log append) */
-    uint64_t cap = rd64(h, next + 16);
-    pml_Block b;
-    if (cap == 0 || (cap & 63) || !in(h, next + ULOG_HDR, cap) ||
-        !pml_heap_block(h, next, &b) || b.usable < ULOG_HDR + cap)
+    uint64_t log = (next + ULOG_ALIGN - 1) & ~(uint64_t)(ULOG_ALIGN - 1);
+    uint64_t pad = log - next;                  /* < ULOG_ALIGN: no overflow */
+    if (b.usable < pad + ULOG_HDR) return 0;
+    uint64_t cap = rd64(h, log + 16);
+    if (cap == 0 || (cap & (ULOG_ALIGN - 1)) || cap > b.usable - pad - ULOG_HDR)
       return 0;
-    next = rd64(h, next + 8);
+    next = rd64(h, log + 8);
   }
   return 1;
 }

@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "pml_cell.h"
-#include "pml_gc.h"
 #include "pml_list.h"
 #include "pml_ref.h"
 #include "pml_table.h"
@@ -220,14 +219,6 @@ static int make_tmp(const pt_Graph *g, const char *path, const char *tmp, size_t
   pt_crash_point("build-created");
   int st = pml_pool_start_run(&p);
   if (st == PML_OK) st = fill_pool(&p, g, path);
-  /* the last transaction of a build may have grown the lanes' undo log; a
-     commit leaves libpmemobj's lane pointing at an extension whose header
-     the seal's check of the lanes refuses (pml_heap_check_lanes), so the
-     next open would call the pool damaged. pmlua's own close ends with a
-     collection in a bulk transaction, which leaves the lanes clean: so
-     does this one (nothing is suspect: it only runs the transaction) */
-  pml_GcStats gs;
-  if (st == PML_OK) st = pml_gc_collect(&p, 0, &gs);
   if (st == PML_EFULL) {
     pt_err("%s: the data does not fit in a pool of %zu bytes", path, size);
   } else if (st == PML_ENOMEM) {

@@ -306,6 +306,47 @@ function TestLaneLog.test_extension_without_a_log_is_refused()
   lu.assertEquals(out, "nil\t" .. path .. ": damaged pool (bad lane log)\n")
 end
 
+-- a transaction whose snapshots outgrew lane 0's undo log (2 KiB) leaves
+-- its first extension linked there after the commit, and a clean close
+-- leaves it too in a pool without a log reserve (under 16 MiB: no bulk
+-- transaction at close frees it); libpmemobj frees it at the next open.
+-- The lane check used to refuse that pool as damaged. It still refuses the
+-- extension with its capacity zeroed where libpmemobj reads it: past the
+-- link rounded up to 64 bytes (the link is the allocation's offset)
+local function pool_with_undo_extension(path, engine)
+  os.remove(path)
+  helper.child_env_ok(engine, [[
+    local p = assert(pmem.open(arg[1], "c", pmem.MIN_POOL_SIZE))
+    p.root = {}
+    local t = p.root
+    for i = 1, 300 do t[i] = i end
+    p:transaction(function() for i = 1, 300 do t[i] = -i end end)
+    p:close()]], path)
+  local next_ = peek(path, peek(path, 5120) + 256 + 704 + 8)  -- lane 0's undo log
+  lu.assertNotEquals(next_, 0, "lane 0's undo log has no extension")
+  return next_
+end
+
+function TestLaneLog.test_undo_extension_left_by_a_commit_is_sound()
+  local path = helper.pool_path()
+  for _, engine in ipairs { "", helper.DIRECT } do
+    pool_with_undo_extension(path, engine)
+    local out = helper.child_ok([[
+      local p = assert(pmem.open(arg[1]))
+      print(p.root[1], p.root[300])
+      p:close()
+      p = assert(pmem.open(arg[1]))
+      print(#p.root)
+      p:close()]], path)
+    lu.assertEquals(out, "-1\t-300\n300\n", engine)
+  end
+  local ext = pool_with_undo_extension(path, "")
+  poke(path, (ext + 63) // 64 * 64 + 16, 0)                -- its ulog.capacity
+  local out, code, err = helper.child("print(pmem.open(arg[1]))", path)
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "nil\t" .. path .. ": damaged pool (bad lane log)\t22\n")
+end
+
 TestLock = {}
 
 -- a process killed while opening its pool (during the trial open, whose
