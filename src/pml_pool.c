@@ -817,8 +817,24 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   if (fd >= 0) close(fd);
   p->uuid_lo = pmemobj_oid(p->root).pool_uuid_lo;
   p->crashed = p->root->state == PML_STATE_OPEN;
+  p->unsealed = !skip;
   pml_pool_reserve(p);                    /* before the collection at open */
   return PML_OK;
+}
+
+/*
+** lock_excl -- libpmemobj's flock of the pool file, exclusive, through fd,
+** waiting out a trial child's (bounded by its time limit): 0, or the errno
+** of a lock another open holds
+*/
+static int lock_excl(int fd, const char *path) {
+  long start = now_ms(), limit = trial_timeout_ms() + 1000;
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (e != EWOULDBLOCK || now_ms() - start >= limit || !held_by_trial(path)) return e;
+    sleep_ms(2);
+  }
+  return 0;
 }
 
 /*
@@ -828,19 +844,26 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
 */
 static int recover_log(pml_Pool *p, const char *path) {
   char lpath[sizeof p->wal.path];
-  if (pml_wal_path(path, lpath, sizeof lpath) != 0 || access(lpath, F_OK) != 0)
-    return PML_OK;
+  if (pml_wal_path(path, lpath, sizeof lpath) != 0) return PML_OK;
   int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0 && access(lpath, F_OK) != 0) return PML_OK;   /* libpmemobj says why */
   if (fd < 0)
     return fail(p, errno, "%s: the pool was not closed cleanly; replaying its log "
                 "%s needs write permission to the pool (open it once with 'w')", path, lpath);
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
+  /* the lock first, the log after: a run open elsewhere (its flock held)
+     may start its log at any time, and one that closed keeps it until it
+     passes the gate, which this open holds */
+  int e = lock_excl(fd, path);
+  if (e != 0) {
     close(fd);
     return in_use(p, path, e);
   }
+  if (access(lpath, F_OK) != 0) {
+    close(fd);
+    return PML_OK;
+  }
   char why[sizeof p->err];
-  int e = pml_wal_recover(lpath, fd, why, sizeof why);
+  e = pml_wal_recover(lpath, fd, why, sizeof why);
   close(fd);
   return e ? fail(p, e, "%s", why) : PML_OK;
 }
@@ -884,7 +907,8 @@ static int fit_file(pml_Pool *p, const char *path) {
   uint64_t end = heap_end(fd, p->size);
   int st = PML_OK;
   if (end != 0 && !p->readonly) {
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) st = in_use(p, path, errno);
+    int e = lock_excl(fd, path);
+    if (e != 0) st = in_use(p, path, e);
     else if ((errno = pml_room_extend(fd, end)) != 0)
       st = fail(p, errno, "%s: cannot extend the pool file to its heap's end: %s",
                 path, strerror(errno));
@@ -934,13 +958,9 @@ static int gate_open(const char *path) {
 
 /* }====================================================== */
 
-static int open_file(pml_Pool *p, const char *path, int flag, const pml_Opts *o) {
-  int created = 0;
-  if (flag == 'x' || (flag == 'c' && access(path, F_OK) != 0 && errno == ENOENT)) {
-    int st = create(p, path, o);
-    if (st != PML_OK && !(flag == 'c' && p->errnum == EEXIST)) return st;
-    created = st == PML_OK;
-  }
+/* open_file -- the open proper, the pool file existing (created says if
+   this call made it), under the gate for a read-write open */
+static int open_file(pml_Pool *p, const char *path, int flag, const pml_Opts *o, int created) {
   p->readonly = flag == 'r';
   p->sync = o->sync;
   int st = precheck(p, path);
@@ -975,8 +995,15 @@ static void lanes_env(void) {
 int pml_pool_open(pml_Pool *p, const char *path, int flag, const pml_Opts *o) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, lanes_env);
+  int st = PML_OK, created = 0;
+  if (flag == 'x' || (flag == 'c' && access(path, F_OK) != 0 && errno == ENOENT)) {
+    st = create(p, path, o);
+    if (st != PML_OK && !(flag == 'c' && p->errnum == EEXIST)) return st;
+    created = st == PML_OK;           /* or another creator won: open its pool */
+  }
+  /* the gate once the file exists, whoever created it */
   int gate = flag == 'r' ? -1 : gate_open(path);
-  int st = open_file(p, path, flag, o);
+  st = open_file(p, path, flag, o, created);
   if (gate >= 0) close(gate);
   if (st == PML_OK) {
     pml_fault_watch(p->base, p->size, path);
@@ -1067,8 +1094,9 @@ void pml_pool_close(pml_Pool *p, int clean) {
     unmap(p);
   } else {
     /* a clean close of a run that committed nothing leaves the file as it
-       was; the others keep every page the run changed */
-    int keep = clean && (p->wal.commits > 0 || p->crashed);
+       was (sealed: the next open needs no trial); the others keep every
+       page the run changed, the seal included */
+    int keep = clean && (p->wal.commits > 0 || p->crashed || p->unsealed);
     uint64_t used, total, end;
     pml_heap_usage(&p->heap, &used, &total, &end);
     if (!p->readonly && clean) seal(p);

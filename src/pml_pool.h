@@ -65,6 +65,8 @@ typedef struct pml_Pool {
                                shared flock); -1 otherwise */
   int readonly;
   int crashed;              /* the previous run did not close the pool */
+  int unsealed;             /* opened without the seal of a clean close
+                               (a trial open ran): the close must seal it */
   uint64_t damage;          /* failed checks of offsets this run (pml_valid.c) */
   uint64_t logbuf;          /* the log reserve, checked (0 if none) */
   uint64_t epoch;           /* never 0; changes before any change made in a
