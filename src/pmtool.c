@@ -76,29 +76,6 @@ static size_t parse_size(const char *s) {
   return (size_t)n << shift;
 }
 
-#define PT_MIN_BUILD ((size_t)64 << 20)   /* the smallest pool pmtool builds */
-
-/* estimate -- room for graph g in a new pool, generously: every
-   allocation rounded up and doubled for the allocator's runs, plus the
-   lanes, the heap's metadata and the log reserve */
-static size_t estimate(const pt_Graph *g) {
-  uint64_t bytes = 0;
-  for (uint64_t id = 1; id <= g->nnodes; id++) {
-    const pt_Node *nd = &g->nodes[id];
-    uint64_t n = nd->kind == PML_TTABLE || nd->kind == PML_TOBJECT ? nd->n / 2 : nd->n, cap = 4;
-    if (nd->kind == PML_TLIST || nd->kind == PML_TTUPLE) bytes += 64 + 16 * n;
-    else {
-      while (cap < n + n / 2) cap *= 2;
-      bytes += 128 + (n ? pml_tbody_size(cap) : 0);
-    }
-  }
-  for (uint64_t i = 0; i < g->nvals; i++)
-    if (g->vals[i].tag == PT_STR && g->vals[i].len > PML_SSTR_MAX) bytes += g->vals[i].len + 32;
-  size_t size = (size_t)(2 * bytes) + ((size_t)24 << 20);
-  size = (size + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
-  return size < PT_MIN_BUILD ? PT_MIN_BUILD : size;
-}
-
 /* }====================================================== */
 
 /* {====================================================== commands */
@@ -191,7 +168,9 @@ static int cmd_restore(int argc, char **argv) {
   if (read_dump(file, &g) != 0) return -1;
   mode_t um = umask(0);
   umask(um);
-  int st = pt_build(&g, pool, size ? size : estimate(&g), 0666 & ~um, 0);
+  /* --size: a fixed pool of that size; else one that grows, as pmem.open's */
+  pml_Opts o = { .size = size, .mode = 0666 & ~um };
+  int st = pt_build(&g, pool, &o, 0);
   pt_graph_free(&g);
   return st;
 }
@@ -269,13 +248,19 @@ static int reshape(const char *path, size_t size, const char *what) {
   }
   uint64_t used, total, end;
   pml_heap_usage(&p.heap, &used, &total, &end);
-  if (size == 0) size = (size_t)st.st_size;
+  /* the pool's kind stays: a growing pool gets size as its maximum (compact:
+     the maximum it has), a fixed one size as its size (compact: its own) */
+  int grows = p.root->grow != 0 && p.root->version != PML_FORMAT_FIXED;
+  pml_Opts o = { .mode = st.st_mode & 07777 };
+  if (grows) o.max_size = size ? size : p.size;
+  else o.size = size ? size : (uint64_t)st.st_size;
   uint64_t n = g.nnodes;
-  int r = pt_build(&g, path, size, st.st_mode & 07777, 1);
+  int r = pt_build(&g, path, &o, 1);
   pml_pool_close(&p, 0);
   pt_graph_free(&g);
   if (r == 0)
-    printf("%s: %s to %zu bytes (%llu containers; %llu bytes were in use)\n", path, what, size,
+    printf("%s: %s to %llu bytes%s (%llu containers; %llu bytes were in use)\n", path, what,
+           (unsigned long long)(grows ? o.max_size : o.size), grows ? " at most, growing" : "",
            (unsigned long long)n, (unsigned long long)used);
   return r;
 }
@@ -317,14 +302,16 @@ static const Command commands[] = {
     "it does not (exit 1 then). A damaged pool is refused (see pmtool check).\n" },
   { "restore", 2, cmd_restore, "pmtool restore FILE|- POOL [--size SIZE]",
     "Build a new pool at POOL from a dump, atomically: POOL appears only when\n"
-    "complete, synced and checked. SIZE defaults to the dump's needs (64M at least).\n" },
+    "complete, synced and checked. A pool that grows, as pmem.open makes by\n"
+    "default; --size SIZE makes a fixed pool of that size.\n" },
   { "resize", 2, cmd_resize, "pmtool resize POOL SIZE",
     "Rebuild the pool at SIZE bytes (K, M, G suffixes): grow it, or shrink it if\n"
-    "the data fits. The original is replaced only once the new pool is complete and\n"
-    "checked; a crash at any point leaves the original intact.\n" },
+    "the data fits; a pool that grows gets SIZE as its maximum. The original is\n"
+    "replaced only once the new pool is complete and checked; a crash at any point\n"
+    "leaves the original intact.\n" },
   { "compact", 1, cmd_compact, "pmtool compact POOL",
-    "Rebuild the pool at its size with no free space between its values; as\n"
-    "crash-safe as resize.\n" },
+    "Rebuild the pool at its size (a pool that grows: with its maximum) with no\n"
+    "free space between its values; as crash-safe as resize.\n" },
   { "graph", 1, cmd_graph,
     "pmtool graph POOL [--depth N] [--root PATH] [-o FILE] [--format dot|svg|png]",
     "The object graph as Graphviz dot (stdout, or FILE); SVG or PNG through\n"

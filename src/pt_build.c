@@ -210,17 +210,20 @@ static void remove_tmp(const char *tmp) {
 }
 
 /* make_tmp -- build the pool at tmp and close it cleanly; 0 or -1 */
-static int make_tmp(const pt_Graph *g, const char *path, const char *tmp, size_t size) {
+static int make_tmp(const pt_Graph *g, const char *path, const char *tmp, const pml_Opts *want) {
   pml_Pool p;
   pml_pool_init(&p, NULL, NULL);
-  pml_Opts o = { .size = size, .mode = 0600, .sync = PML_SYNC_NORMAL };
+  pml_Opts o = { .size = want->size, .max_size = want->max_size, .mode = 0600,
+                 .sync = PML_SYNC_NORMAL };
   if (pml_pool_open(&p, tmp, 'x', &o) != PML_OK)
     return pt_err("%s: cannot create the new pool: %s", path, p.err);
   pt_crash_point("build-created");
   int st = pml_pool_start_run(&p);
   if (st == PML_OK) st = fill_pool(&p, g, path);
-  if (st == PML_EFULL) {
-    pt_err("%s: the data does not fit in a pool of %zu bytes", path, size);
+  if (st == PML_EFULL && o.max_size == 0 && o.size != 0) {
+    pt_err("%s: the data does not fit in a pool of %llu bytes", path, (unsigned long long)o.size);
+  } else if (st == PML_EFULL) {
+    pt_err("%s: the data does not fit in the new pool: %s", path, p.err);
   } else if (st == PML_ENOMEM) {
     pt_err("%s: out of memory", path);
   } else if (st != PML_OK && st != -1) {
@@ -242,7 +245,7 @@ static int check_tmp(const char *path, const char *tmp) {
   return 0;
 }
 
-int pt_build(const pt_Graph *g, const char *path, size_t size, unsigned mode, int replace) {
+int pt_build(const pt_Graph *g, const char *path, const pml_Opts *o, int replace) {
   char dbuf[4096], bbuf[4096], tmp[4096];
   snprintf(dbuf, sizeof dbuf, "%s", path);
   snprintf(bbuf, sizeof bbuf, "%s", path);
@@ -252,12 +255,12 @@ int pt_build(const pt_Graph *g, const char *path, size_t size, unsigned mode, in
     return pt_err("%s: %s", path, strerror(ENAMETOOLONG));
   pt_build_sweep(dir);
   remove_tmp(tmp);
-  if (make_tmp(g, path, tmp, size) != 0 || check_tmp(path, tmp) != 0) {
+  if (make_tmp(g, path, tmp, o) != 0 || check_tmp(path, tmp) != 0) {
     remove_tmp(tmp);
     return -1;
   }
   pt_crash_point("build-checked");
-  if (sync_path(tmp, mode) != 0) {
+  if (sync_path(tmp, o->mode) != 0) {
     int e = errno;
     remove_tmp(tmp);
     return pt_err("%s: cannot sync the new pool: %s", path, strerror(e));

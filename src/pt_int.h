@@ -139,14 +139,14 @@ int pt_text_read(const char *name, const char *s, size_t n, pt_Graph *g);
 long pt_json_write(const pt_Graph *g, FILE *f, const char *pool);
 
 /*
-** pt_build -- make the pool at path from g, of size bytes and permission
-** bits mode: built and checked under a temporary name in path's
+** pt_build -- make the pool at path from g, of the size, maximum size and
+** permission bits o gives (pml_Opts: size alone, a fixed pool; else a
+** growing one): built and checked under a temporary name in path's
 ** directory, synced, then renamed over path (replace) or linked to it
 ** (failing if it exists). A crash at any point leaves path as it was.
 ** 0 or -1 (pt_err).
 */
-int pt_build(const pt_Graph *g, const char *path, size_t size, unsigned mode,
-             int replace);
+int pt_build(const pt_Graph *g, const char *path, const pml_Opts *o, int replace);
 /* remove the temporary files of builds whose process died, in dir */
 void pt_build_sweep(const char *dir);
 

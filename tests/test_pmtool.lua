@@ -517,6 +517,46 @@ p:close()
   ok("check", path)
 end
 
+-- a pool that grows (pmem.open's default) stays one: restore makes one
+-- unless --size asks for a fixed size, compact keeps its maximum, resize
+-- gives it a new maximum (compact failed on every growing pool: it asked
+-- for a fixed pool of the file's size at rest, below the minimum)
+function TestReshape.test_growing_pools_stay_growing()
+  local dir = helper.tmpdir()
+  local path, dump, copy = dir .. "/g.pmem", dir .. "/g.txt", dir .. "/r.pmem"
+  helper.child_ok([[
+local p = assert(pmem.open(arg[1], "c"))
+p.root = {}
+for i = 1, 1000 do p.root[i] = { i, ("y"):rep(i % 50) } end
+for i = 1000, 1, -3 do p.root[i] = nil end
+p:close()
+]], path)
+  local before = content(path)
+  local stats = [[
+local p = assert(pmem.open(arg[1]))
+local s = p:stats()
+print(s.max_size, #p.root)
+p.root[#p.root + 1] = "more"
+p:close()
+]]
+  lu.assertStrContains(ok("compact", path), "compacted to 17179869184 bytes at most, growing")
+  lu.assertEquals(content(path), before)
+  lu.assertTrue(helper.file_size(path) < 16 << 20, "at rest: " .. helper.file_size(path))
+  lu.assertStrContains(ok("info", path), "format version  2")
+  lu.assertStrContains(ok("resize", path, "1G"), "resized to 1073741824 bytes at most, growing")
+  lu.assertEquals(content(path), before)
+  lu.assertStrMatches(helper.child_ok(stats, path), "10%d+%s+%d+%s*")   -- a maximum under 1 GiB
+  ok("dump", path, dump)
+  ok("restore", dump, copy)
+  lu.assertTrue(helper.file_size(copy) < 16 << 20, "restored: " .. helper.file_size(copy))
+  lu.assertStrContains(ok("info", copy), "format version  2")
+  lu.assertEquals(content(copy), content(path))
+  os.remove(copy)
+  ok("restore", dump, copy, "--size", "64M")
+  lu.assertEquals(helper.file_size(copy), 64 << 20)
+  lu.assertStrContains(ok("info", copy), "format version  1")
+end
+
 -- the dump of the pool at path, or nil if there is none
 local function dump_of(path)
   local out, code = pmtool("dump", path)
