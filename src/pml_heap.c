@@ -334,16 +334,16 @@ uint64_t pml_heap_whole(uint64_t size) {
 ** the extensions a crash left there: every link must be sound. (A log
 ** buffer pmlua lends a transaction, pmemobj_tx_log_append_buffer, is
 ** unlinked when the transaction ends; a link to one, inside pmlua's log
-** reserve, is not an allocation's start and is refused.)
+** reserve, is not an allocation's start and is refused. A crash can leave
+** one: pml_heap_lent_link below finds it, for the open to unlink.)
 */
 #define LANE_SIZE        PML_LANE_SIZE
 #define ULOG_HDR         64
 #define ULOG_ALIGN       64          /* CACHELINE_SIZE */
 #define ULOG_MAX_CHAIN   4096
 
-/* chain_ok -- the extensions of the log at off: in the heap, bounded */
-static int chain_ok(const pml_Heap *h, uint64_t off) {
-  uint64_t next = rd64(h, off + 8);
+/* links_ok -- the chain of extensions from link next: in the heap, bounded */
+static int links_ok(const pml_Heap *h, uint64_t next) {
   pml_Block b;
   for (int n = 0; next != 0; n++) {
     /* the start of a live allocation of libpmemobj's own (type number 0;
@@ -363,6 +363,11 @@ static int chain_ok(const pml_Heap *h, uint64_t off) {
   return 1;
 }
 
+/* chain_ok -- the extensions of the log at off: in the heap, bounded */
+static int chain_ok(const pml_Heap *h, uint64_t off) {
+  return links_ok(h, rd64(h, off + 8));
+}
+
 int pml_heap_check_lanes(const pml_Heap *h, uint64_t lanes_off, uint64_t nlanes,
                          const char **why) {
   static const uint64_t at[3] = { 0, ULOG_HDR + 192, 2 * ULOG_HDR + 192 + 640 };
@@ -375,6 +380,66 @@ int pml_heap_check_lanes(const pml_Heap *h, uint64_t lanes_off, uint64_t nlanes,
     for (int k = 0; k < 3; k++) {
       uint64_t log = lanes_off + i * LANE_SIZE + at[k], c = rd64(h, log + 16);
       if ((c != cap[k] && !(k < 2 && c == 0)) || !chain_ok(h, log)) return -1;
+    }
+  }
+  return 0;
+}
+
+/*
+** A log buffer lent to a transaction (pmemobj_tx_log_append_buffer) is
+** linked to the lane's redo log at the commit (operation_add_user_buffer:
+** a log header marked ULOG_USER_OWNED at the buffer rounded up to 64
+** bytes, then the link, persisted) and unlinked when the commit's redo log
+** has been applied (ulog_free_next). A crash in between leaves the link,
+** and libpmemobj's recovery keeps it (ulog_clobber keeps next). Its next
+** open builds the lane's volatile chain from it (ulog_rebuild_next_vec),
+** and the next commit in that lane frees the buffer as an extension of
+** its own (pfree of an offset that starts no allocation: libpmemobj
+** crashes) or, given the same buffer again, links it to itself.
+*/
+#define ULOG_USER_OWNED  1
+#define NREDO            2           /* the internal and external redo logs */
+
+/* lent -- is the link next a log in [lo, hi) marked as lent? */
+static int lent(const pml_Heap *h, uint64_t next, uint64_t lo, uint64_t hi) {
+  uint64_t log = (next + ULOG_ALIGN - 1) & ~(uint64_t)(ULOG_ALIGN - 1);
+  return next != 0 && log >= next && log >= lo && hi >= ULOG_HDR &&
+         log <= hi - ULOG_HDR && in(h, log, ULOG_HDR) &&
+         (rd64(h, log + 32) & ULOG_USER_OWNED);
+}
+
+/* past_lent -- the first link from next that is not a lent log */
+static uint64_t past_lent(const pml_Heap *h, uint64_t next, uint64_t lo, uint64_t hi) {
+  for (int n = 0; n < ULOG_MAX_CHAIN && lent(h, next, lo, hi); n++)
+    next = rd64(h, ((next + ULOG_ALIGN - 1) & ~(uint64_t)(ULOG_ALIGN - 1)) + 8);
+  return next;
+}
+
+int pml_heap_lent_link(const pml_Heap *h, uint64_t lanes_off, uint64_t nlanes,
+                       uint64_t lo, uint64_t hi, uint64_t *at, uint64_t *to) {
+  static const uint64_t redo[NREDO] = { 0, ULOG_HDR + 192 };
+  if (lanes_off < 8192 || nlanes == 0 || nlanes > (1 << 20) ||
+      !in(h, lanes_off, nlanes * LANE_SIZE))
+    return 0;
+  for (uint64_t i = 0; i < nlanes; i++) {
+    for (int k = 0; k < NREDO; k++) {
+      uint64_t log = lanes_off + i * LANE_SIZE + redo[k];
+      /* capacity 0: nothing for libpmemobj's recovery to replay (it reads
+         min(capacity, entries) bytes: ulog_recovery_needed) */
+      if (rd64(h, log + 16) != 0) continue;
+      for (int n = 0; n < ULOG_MAX_CHAIN; n++) {
+        uint64_t next = rd64(h, log + 8), after;
+        if (next == 0) break;
+        if (lent(h, next, lo, hi)) {
+          after = past_lent(h, next, lo, hi);
+          if (!links_ok(h, after)) break;       /* damaged: refused later */
+          *at = log + 8;
+          *to = after;
+          return 1;
+        }
+        if (!links_ok(h, next)) break;
+        log = (next + ULOG_ALIGN - 1) & ~(uint64_t)(ULOG_ALIGN - 1);
+      }
     }
   }
   return 0;

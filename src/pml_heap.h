@@ -88,4 +88,14 @@ uint64_t pml_heap_lanes_seal(const void *lanes, size_t n);
 int pml_heap_check_lanes(const pml_Heap *h, uint64_t lanes_off, uint64_t nlanes,
                          const char **why);
 
+/* a link, in a lane's redo log or its chain, to a log buffer lent to a
+   transaction (marked user-owned) in [lo, hi) -- pmlua's log reserve --
+   that a crash left there, in a log libpmemobj's recovery does not replay
+   (capacity 0): 1 and the 8 bytes to write, *to at *at, that unlink it
+   (and any lent log right after it) from its chain, when what follows is
+   a sound chain; else 0. Unlinking them one by one leaves every chain as
+   libpmemobj's own unlinking would (ulog_free_next) */
+int pml_heap_lent_link(const pml_Heap *h, uint64_t lanes_off, uint64_t nlanes,
+                       uint64_t lo, uint64_t hi, uint64_t *at, uint64_t *to);
+
 #endif

@@ -770,6 +770,50 @@ static PMEMobjpool *logged_open(pml_Pool *p, const char *path, const char *lpath
 }
 
 /*
+** unlink_lent -- unlink from the lanes' redo logs the log reserve a crash
+** left linked (pml_heap_lent_link), in the pool file fd, before
+** libpmemobj opens the pool: its open builds each lane's volatile chain of
+** logs from the file, so a link unlinked after it would stay in that
+** chain (and the lane's next commit frees the reserve as its own log:
+** libpmemobj crashes). Only logs libpmemobj's recovery leaves alone are
+** touched (capacity 0: nothing to replay); the trial's recovery, just
+** run, left every redo log so.
+**
+** Crash safety: each unlink is one aligned 8-byte write of a `next` (one
+** sector), of a link whose target is a sound chain: any subset of them
+** reaching the file leaves chains as libpmemobj's own unlinking does, and
+** the next open finds and unlinks what is left (idempotent). An exclusive
+** flock keeps out a process that has the pool open (the lanes are its
+** own); the gate keeps out other openers.
+*/
+static void unlink_lent(pml_Pool *p, int fd) {
+  if (p->size == UINT64_MAX || flock(fd, LOCK_EX | LOCK_NB) != 0) return;
+  char *m = mmap(NULL, p->size, PROT_READ, MAP_SHARED, fd, 0);
+  if (m == MAP_FAILED) {
+    flock(fd, LOCK_UN);
+    return;
+  }
+  uint64_t root_off = dsc(m, PML_DSC_ROOT_OFF), at, to;
+  pml_Heap h;
+  const char *why;
+  int synced = 1;
+  if (pml_heap_boot(&h, m, p->size, dsc(m, PML_DSC_HEAP_OFF), &why) == 0 &&
+      pml_heap_has(&h, root_off, POBJ_ROOT_TYPE_NUM, sizeof(pml_Root))) {
+    uint64_t lo = ((const pml_Root *)(m + root_off))->logbuf;
+    /* each write unlinks a log: as many as the lanes' chains can hold */
+    for (int n = 0; n < 1 << 16 && pml_heap_has(&h, lo, PML_TLOG, PML_LOGBUF_SIZE) &&
+         pml_heap_lent_link(&h, dsc(m, PML_DSC_LANES_OFF), dsc(m, PML_DSC_NLANES),
+                            lo, lo + PML_LOGBUF_SIZE, &at, &to); n++) {
+      if (pwrite(fd, &to, sizeof to, (off_t)at) != (ssize_t)sizeof to) break;
+      synced = 0;
+    }
+  }
+  if (!synced) fdatasync(fd);
+  munmap(m, p->size);
+  flock(fd, LOCK_UN);
+}
+
+/*
 ** lib_open_checked -- open through libpmemobj, trial first unless the
 ** pool was created by this call; check the root and the heap. libpmemobj
 ** is given the file as /proc/self/fd/N: it derives longer names from the
@@ -786,6 +830,8 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
   const char *lpath = fpath[0] ? fpath : path;
   int skip = created, st = created ? PML_OK : sealed(p, path, &skip);
   if (st == PML_OK && !skip) st = trial_open(p, path, lpath, fd, p->readonly);
+  /* a sealed pool has no lent log linked: its lanes were checked */
+  if (st == PML_OK && !skip && !p->readonly && fd >= 0) unlink_lent(p, fd);
   if (st == PML_OK) p->pop = logged_open(p, path, lpath, fd);
   if (st != PML_OK || p->pop == NULL) {
     if (fd >= 0) close(fd);

@@ -347,6 +347,106 @@ function TestLaneLog.test_undo_extension_left_by_a_commit_is_sound()
   lu.assertEquals(out, "nil\t" .. path .. ": damaged pool (bad lane log)\t22\n")
 end
 
+-- a process killed right after libpmemobj linked pmlua's log reserve to a
+-- lane's log (tests/linkkill.c, an LD_PRELOAD library built here; the
+-- direct engine, PMEM_IS_PMEM_FORCE=1): at the commit of a collection's
+-- batch (the redo log: libpmemobj's recovery keeps the link, and the next
+-- commit in that lane would free the reserve as a log of its own), or when
+-- the batch starts (the undo log: libpmemobj's recovery unlinks it). The
+-- pool opens, with either engine, as it was before the batch, and its
+-- lanes keep no link into the reserve.
+local function linkkill_so()
+  local so = helper.tmpdir() .. "/linkkill.so"
+  local out, code, err = helper.run_cmd(("cc -O2 -shared -fPIC -o %s tests/linkkill.c -ldl")
+                                        :format(q(so)))
+  if code ~= 0 then helper.skip("cannot build tests/linkkill.c: " .. err .. out) end
+  return so
+end
+
+local LOGBUF_SIZE = 256 * 1024 - 16        -- PML_LOGBUF_SIZE
+local ROOT_LOGBUF = 48
+
+-- the links of every lane's logs into [lo, hi)
+local function links_into(path, lo, hi)
+  local lanes, n, found = peek(path, 5120), peek(path, 5128), {}
+  for i = 0, n - 1 do
+    for _, at in ipairs { 0, 256, 256 + 704 } do
+      local next_ = peek(path, lanes + i * 3072 + at + 8)
+      if next_ >= lo and next_ < hi then found[#found + 1] = next_ end
+    end
+  end
+  return found
+end
+
+-- killed_pool(path, so, half) -- a pool at path whose collection was killed
+-- right after the link to the half ("redo" or "undo") of its log reserve;
+-- returns the reserve's offset
+local function killed_pool(path, so, half)
+  local asan = helper.SANITIZED and "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 " or ""
+  os.remove(path)
+  helper.child_env_ok("PMEM_IS_PMEM_FORCE=1", [[
+    local p = assert(pmem.open(arg[1], "c", 32 * 1024 * 1024))
+    p.root = { n = 0, l = p:list() }
+    for i = 1, 500 do p.root.l:append({ i = i }) end
+    p:close()]], path)
+  local lo = peek(path, peek(path, DSC_ROOT_OFF) + ROOT_LOGBUF)
+  lu.assertNotEquals(lo, 0, "no log reserve")
+  local mid = lo + LOGBUF_SIZE // 2
+  local from, to = half == "redo" and lo or mid, half == "redo" and mid or lo + LOGBUF_SIZE
+  local _, code = helper.child_env(("%sLD_PRELOAD=%s PMEM_IS_PMEM_FORCE=1 PMLUA_LK_LO=%d "
+                                    .. "PMLUA_LK_HI=%d"):format(asan, q(so), from, to), [[
+    local p = assert(pmem.open(arg[1]))
+    p.root.n = 1
+    p.root.l = nil
+    p:gc()
+    print("not killed")]], path)
+  lu.assertEquals(code, 137, half .. ": the child was not killed at the link")
+  if half == "redo" then
+    lu.assertEquals(#links_into(path, from, to), 1, "no link left into the reserve")
+  end
+  return lo
+end
+
+function TestLaneLog.test_log_reserve_linked_by_a_killed_collection()
+  local so = linkkill_so()
+  local path = helper.fast_pool_path()
+  for _, half in ipairs { "redo", "undo" } do
+    for _, engine in ipairs { "PMEM_IS_PMEM_FORCE=1", "PMLUA_ENGINE=log" } do
+      local lo = killed_pool(path, so, half)
+      local out = helper.child_env_ok(engine, [[
+        local p = assert(pmem.open(arg[1]))
+        print(p.root.n, p.root.l)
+        p.root.m = p:list()
+        for i = 1, 50 do p.root.m:append({ i }) end
+        p.root.m = nil
+        p:gc()
+        p.root.k = { "a change that is not a collection" }
+        p:close()
+        p = assert(pmem.open(arg[1]))
+        print(p.root.k[1])
+        p:close()]], path)
+      lu.assertEquals(out, "1\tnil\na change that is not a collection\n", half .. " " .. engine)
+      lu.assertEquals(links_into(path, lo, lo + LOGBUF_SIZE), {}, half .. " " .. engine)
+    end
+  end
+end
+
+-- only a log marked as lent, followed by a sound chain, is unlinked: the
+-- same link is refused when the log there is not marked, or links on to
+-- a place that holds no log
+function TestLaneLog.test_damaged_link_into_the_log_reserve_is_refused()
+  local so = linkkill_so()
+  local path = helper.fast_pool_path()
+  for _, field in ipairs { 32, 8 } do                   -- its flags; its next
+    local lo = killed_pool(path, so, "redo")
+    local log = links_into(path, lo, lo + LOGBUF_SIZE // 2)[1]
+    poke(path, log + field, field == 32 and 0 or 16 * 1024 * 1024)
+    local out, code, err = helper.child("print(pmem.open(arg[1]))", path)
+    lu.assertEquals(code, 0, err)
+    lu.assertEquals(out, "nil\t" .. path .. ": damaged pool (bad lane log)\t22\n", field)
+  end
+end
+
 TestLock = {}
 
 -- a process killed while opening its pool (during the trial open, whose
