@@ -170,8 +170,9 @@ bench: all
 # 10,000 mutated pools (test_mutants.lua), 2,000 damaged logs (test_wal.lua),
 # the fuzzer (test_fuzz.lua) here and under ASan+UBSan (build/asan, as make
 # check), the heavy resource tests (test_resources.lua: a 256 MiB string,
-# 3,000 pools), then memcheck (tests/memcheck.sh; needs valgrind, an optional
-# dependency of scripts/deps.sh).
+# 3,000 pools), then memcheck of twelve suites, the checkers of their trial
+# opens and their kill tests included (tests/memcheck.sh, about 10 minutes;
+# needs valgrind, an optional dependency of scripts/deps.sh).
 TORTURE_MUTANTS ?= 10000
 TORTURE_WAL_MUTANTS ?= 2000
 TORTURE_KILLS ?= 1000

@@ -86,7 +86,10 @@ int pml_list_insert(pml_Pool *p, pml_List *l, uint64_t i, const pml_Val *v) {
   int st = pml_list_reserve(p, l, l->len + 1);
   if (st != PML_OK) return st;
   pml_Cell *items = pml_list_items(p, l);
-  if ((st = pml_tx_snap(p, &items[i], (l->len + 1 - i) * sizeof(pml_Cell))) != PML_OK)
+  /* the cells i..len-1 move up one: snapshots of them, and the new last
+     cell as an append adds it (never a snapshot of a cell never written) */
+  if ((st = add_cell(p, l, &items[l->len])) != PML_OK ||
+      (st = pml_tx_snap(p, &items[i], (l->len - i) * sizeof(pml_Cell))) != PML_OK)
     return st;
   memmove(&items[i + 1], &items[i], (l->len - i) * sizeof(pml_Cell));
   if ((st = pml_cell_init(p, &items[i], v)) != PML_OK) return st;

@@ -474,18 +474,62 @@ static int trial_open(pml_Pool *p, const char *path, const char *fpath, int fd, 
 
 /*
 ** The trial runs libpmemobj's open in another process. A host that can
-** start itself as the checker (pmlua: pml_pool_trial_exe) spawns it with
-** posix_spawn, whose cost does not grow with the caller's memory and
-** which is safe in a threaded host; otherwise (pmem.so in another
+** start itself as the checker (pmlua, pmtool: pml_pool_trial_exe) spawns
+** it with posix_spawn, whose cost does not grow with the caller's memory
+** and which is safe in a threaded host; otherwise (pmem.so in another
 ** interpreter) the process forks. The checker gets the pool as fd
 ** TRIAL_FD, and the parent's pid, to die with it.
 */
 #define TRIAL_FD  100
 #define TRIAL_ARG "--pmlua-trial-open"
 
-static const char *trial_exe;
+/*
+** The checker's program, chosen once, at the top of the host's main.
+** pmlua and pmtool name themselves "/proc/self/exe": the file the process
+** runs, even after it was moved, replaced or deleted (CHECKER_EXE). Under
+** valgrind it is not: the process runs valgrind's tool, /proc/self/exe is
+** the tool's file, while valgrind answers open and readlink of it with the
+** program's file and name. Then the checker is spawned by that name
+** (valgrind --trace-children follows it), but only while the name is
+** still the program's file; after that, forked (CHECKER_NAME). The
+** checker is never a program other than the caller's own.
+*/
+static struct {
+  enum { CHECKER_FORK, CHECKER_EXE, CHECKER_NAME } how;
+  const char *exe;
+  char name[PATH_MAX];        /* CHECKER_NAME: the program's name ... */
+  dev_t dev;                  /* ... and file at startup */
+  ino_t ino;
+} checker;
 
-void pml_pool_trial_exe(const char *exe) { trial_exe = exe; }
+void pml_pool_trial_exe(const char *exe) {
+  struct stat self, prog;
+  checker.how = CHECKER_FORK;
+  if (exe == NULL) return;
+  checker.exe = exe;
+  checker.how = CHECKER_EXE;
+  int fd = open(exe, O_RDONLY | O_CLOEXEC);
+  int known = fd >= 0 && fstat(fd, &prog) == 0 && stat(exe, &self) == 0;
+  if (fd >= 0) close(fd);
+  if (!known || (prog.st_dev == self.st_dev && prog.st_ino == self.st_ino)) return;
+  ssize_t n = readlink(exe, checker.name, sizeof checker.name - 1);
+  checker.name[n > 0 ? n : 0] = '\0';
+  checker.dev = prog.st_dev;
+  checker.ino = prog.st_ino;
+  checker.how = CHECKER_NAME;
+}
+
+/* checker_path -- the program to spawn as the checker now, or NULL: fork */
+static const char *checker_path(void) {
+  struct stat st;
+  switch (checker.how) {
+  case CHECKER_EXE: return checker.exe;
+  case CHECKER_NAME:
+    return stat(checker.name, &st) == 0 && st.st_dev == checker.dev &&
+           st.st_ino == checker.ino ? checker.name : NULL;
+  default: return NULL;
+  }
+}
 
 /* trial_child -- the checker's work, in the forked or spawned process:
    named for held_by_trial, dying with the parent, opening the pool */
@@ -504,31 +548,43 @@ int pml_pool_trial_main(int argc, char **argv) {
   return 1;
 }
 
-/* start -- the checker's pid (spawned, or forked), or -1 */
-static pid_t start(const char *fpath, int fd, int cow) {
-  pid_t parent = getpid(), pid;
-  if (trial_exe == NULL || fd < 0) {
-    pid = fork();
-    if (pid == 0) trial_child(parent, fpath, cow);
-    return pid;
-  }
+/* spawn -- the checker started as program exe, or -1 (errno set) */
+static pid_t spawn(const char *exe, int fd, int cow, pid_t parent) {
   char fdpath[32], ppid[24];
   snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", TRIAL_FD);
   snprintf(ppid, sizeof ppid, "%ld", (long)parent);
   char *argv[] = { (char *)"pmlua", (char *)TRIAL_ARG, fdpath,
                    (char *)(cow ? "1" : "0"), ppid, NULL };
   posix_spawn_file_actions_t fa;
-  if (posix_spawn_file_actions_init(&fa) != 0) return -1;
-  int ok = posix_spawn_file_actions_adddup2(&fa, fd, TRIAL_FD) == 0 &&
-           posix_spawn(&pid, trial_exe, &fa, NULL, argv, environ) == 0;
-  posix_spawn_file_actions_destroy(&fa);
-  return ok ? pid : -1;
+  pid_t pid;
+  int e = posix_spawn_file_actions_init(&fa);
+  if (e == 0) {
+    e = posix_spawn_file_actions_adddup2(&fa, fd, TRIAL_FD);
+    if (e == 0) e = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  errno = e;
+  return e == 0 ? pid : -1;
+}
+
+/* start -- the checker's pid: spawned, or else (no program to spawn, or
+   the spawn failed) forked; -1 (errno set) if neither could start it */
+static pid_t start(const char *fpath, int fd, int cow) {
+  pid_t parent = getpid();
+  const char *exe = fd >= 0 ? checker_path() : NULL;
+  pid_t pid = exe != NULL ? spawn(exe, fd, cow, parent) : -1;
+  if (pid >= 0) return pid;
+  pid = fork();
+  if (pid == 0) trial_child(parent, fpath, cow);
+  return pid;
 }
 
 /* trial -- trial_open's start, wait and verdict */
 static int trial(pml_Pool *p, const char *path, const char *fpath, int fd, int cow) {
   pid_t pid = start(fpath, fd, cow);
-  if (pid < 0) return PML_OK;               /* cannot test: go on */
+  if (pid < 0)                     /* unchecked, the open could crash or loop */
+    return fail(p, errno, "%s: cannot start the checker of a trial open (%s)", path,
+                strerror(errno));
   long limit = trial_timeout_ms();
   int status = reap(pid, limit);
   if (status == -1)

@@ -159,10 +159,11 @@ function TestDamage.test_lane_log_that_loops()
   lu.assertEquals(out, (path .. ": damaged pool (bad lane log)\t22\n"):rep(2))
   poke(path, peek(path, DSC_ROOT_OFF) + ROOT_STATE, 1)   -- "the last run crashed"
   -- the trial runs in a spawned pmlua checker (not a fork of the caller):
-  -- while it hangs, its command line is there to be seen
+  -- while it hangs (until the opener gives up), its command line is there
+  -- to be seen
   out = helper.run_cmd("P=" .. q(path) .. " PMLUA_OPEN_TIMEOUT=5 " .. q(helper.PMLUA)
     .. " -e " .. q('print(select(2, pmem.open(os.getenv("P"))))') .. " & "
-    .. "for i in $(seq 200); do if grep -qsaP '\\x00--pmlua-trial-open\\x00' /proc/[0-9]*/cmdline; "
+    .. "while kill -0 $! 2>/dev/null; do if grep -qsaP '\\x00--pmlua-trial-open\\x00' /proc/[0-9]*/cmdline; "
     .. "then echo spawned; break; fi; sleep 0.02; done; wait")
   lu.assertStrContains(out, "spawned\n")
   lu.assertStrContains(out, "did not finish opening it within 5 s")

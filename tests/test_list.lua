@@ -468,6 +468,47 @@ function test_insert_remove_positions_as_table_library()
   pool:close()
 end
 
+-- an insert snapshots the cells it moves up; the cell past the end that
+-- they move into is added as an append adds it: snapshotted only if it
+-- held a committed item (the list shrank earlier in the transaction)
+function test_insert_after_a_shrink_rolls_back()
+  local pool = newpool()
+  pool.root = pool:list { 1, 2, 3, 4 }
+  local l = pool.root
+  local ok = pcall(pool.transaction, pool, function()
+    l:remove()
+    l:insert(1, "a")
+    l:insert(1, "b")
+    error("roll back")
+  end)
+  lu.assertFalse(ok)
+  lu.assertEquals(dump(l), aslist { 1, 2, 3, 4 })
+  pool:close()
+end
+
+-- under valgrind libpmemobj checks that what a transaction snapshots is
+-- initialized: an insert snapshotted the free cell past the end too
+-- ("Uninitialised byte(s) found during client check request")
+function test_insert_snapshots_no_cell_never_written()
+  local f = assert(io.open(helper.PMLUA, "rb"))
+  local program = f:read(4) == "\127ELF"
+  f:close()
+  if helper.SANITIZED or not program or helper.run_cmd("command -v valgrind") == "" then
+    lu.skip("needs valgrind, and PMLUA a build without sanitizers (not tests/memcheck.sh's wrapper)")
+  end
+  local dir = helper.tmpdir()
+  helper.write_file(dir .. "/insert.lua", [[
+    local pool = assert(pmem.open(arg[1], "x", pmem.MIN_POOL_SIZE))
+    pool.root = pool:list { 1, 2, 3 }
+    pool.root:insert(1, "a")
+    pool.root:insert(2, "b")
+    pool:close()]])
+  local _, code, err = helper.run_cmd("valgrind -q " .. helper.q(helper.PMLUA) .. " "
+    .. helper.q(dir .. "/insert.lua") .. " " .. helper.q(dir .. "/p.pmem"))
+  lu.assertEquals(code, 0, err)
+  lu.assertNotStrContains(err, "found during client check request")
+end
+
 -- pmem.next on a list after the last integer: nothing, no overflow (UBSan
 -- reported maxinteger + 1 under make torture's fuzzer)
 function test_next_after_maxinteger_is_the_end()

@@ -272,6 +272,82 @@ function TestSeal.test_unsealed_and_crashed_pools_get_a_trial()
   lu.assertEquals({ trials(path) }, { 1, true })
 end
 
+TestChecker = {}
+
+-- crashed(path) -- a pool whose last run did not close it: an open must
+-- run the trial, in a checker process
+local function crashed(path)
+  sample(path)
+  helper.child_env_ok(helper.DIRECT, "local p = assert(pmem.open(...)); p.root.x = 1; os.exit(0)", path)
+end
+
+-- own_copy() -> a copy of the pmlua binary in a fresh directory, or nil
+-- and why not (tests/memcheck.sh gives a wrapper script as PMLUA)
+local function own_copy()
+  local f = assert(io.open(helper.PMLUA, "rb"))
+  local head = f:read(4)
+  f:close()
+  if head ~= "\127ELF" then return nil, "PMLUA is not the program itself" end
+  local copy = helper.tmpdir() .. "/pmlua"
+  assert(os.execute("cp " .. q(helper.PMLUA) .. " " .. q(copy)))
+  return copy
+end
+
+-- the script run by own_copy() in the tests below: opens pool arg[1]
+-- (a trial), then puts at its own program's name a program that, run as
+-- the checker, would pass every pool (exit 0) and leave the file arg[4],
+-- and opens pool arg[2] (a trial, which must not run it)
+local IMPOSTOR = [[
+local a, b, self, mark = table.unpack(arg)
+local p, msg = pmem.open(a)
+print(p ~= nil, msg)
+if p then p:close() end
+os.remove(self)
+local f = assert(io.open(self, "w"))
+f:write("#!/bin/sh\n: >'" .. mark .. "'\n")
+f:close()
+os.execute("chmod 755 '" .. self .. "'")
+p, msg = pmem.open(b)
+print(p ~= nil, msg)
+if p then p:close() end
+]]
+
+local function run_impostor(prefix)
+  local copy, why = own_copy()
+  if not copy then lu.skip(why) end
+  local a, b = helper.pool_path(), helper.pool_path()
+  crashed(a)
+  crashed(b)
+  local dir = helper.tmpdir()
+  local script, mark = dir .. "/impostor.lua", dir .. "/ran"
+  helper.write_file(script, IMPOSTOR)
+  local out, code, err = helper.run_cmd(prefix .. q(copy) .. " " .. q(script) .. " "
+    .. q(a) .. " " .. q(b) .. " " .. q(copy) .. " " .. q(mark))
+  lu.assertEquals({ out, code }, { "true\tnil\ntrue\tnil\n", 0 }, err)
+  lu.assertNil(helper.read_file(mark), "the program now at pmlua's name ran as the checker")
+  return copy
+end
+
+-- pmlua starts itself again as the checker: the program it runs, even
+-- after its file was deleted and another program put at its name
+function TestChecker.test_checker_is_the_running_program()
+  run_impostor("")
+end
+
+-- under valgrind /proc/self/exe is valgrind's tool: the checker is spawned
+-- by the program's name, which valgrind --trace-children follows (before,
+-- every trial failed: "libpmemobj crashed opening it, exit status 1"),
+-- and forked once that name is another file
+function TestChecker.test_checker_under_valgrind()
+  if helper.SANITIZED then lu.skip("a sanitizer build does not run under valgrind") end
+  if helper.run_cmd("command -v valgrind") == "" then lu.skip("valgrind is not installed") end
+  local logs = helper.tmpdir()
+  local copy = run_impostor("valgrind --tool=none --trace-children=yes --trace-children-skip='*/sh' "
+    .. "--log-file=" .. q(logs .. "/vg.%p") .. " ")
+  local out = helper.run_cmd("cat " .. q(logs) .. "/vg.*")
+  lu.assertStrContains(out, "Command: " .. copy .. " --pmlua-trial-open ")
+end
+
 TestLanes = {}
 
 -- set_lanes(path, n) -- give the pool at path n lanes in its descriptor,
