@@ -14,7 +14,7 @@
 #   make torture    the long proofs: power failures at every sync point, 1,000
 #                   kill -9, 10,000 mutated pools, 2,000 damaged logs, the fuzzer
 #                   under ASan+UBSan, memcheck, the heavy resource tests; one
-#                   line of counts per suite (about 30 minutes on 2 cores)
+#                   line of counts per suite (about 35 minutes on 2 cores)
 #   make install    pmlua, pmtool, pmem.so, src/lpmem.h, the manual pages and the
 #                   documents under DESTDIR and PREFIX (default /usr/local), each
 #                   file listed in PREFIX/share/pmlua/manifest; CMODDIR: where
