@@ -634,6 +634,21 @@ static int held_by_trial(const char *path) {
   return found;
 }
 
+/*
+** lock_file -- a flock of the pool file (op: LOCK_EX, as libpmemobj's, or
+** LOCK_SH) through fd, waiting out a trial child's (bounded by its time
+** limit): 0, or the errno of a lock another open holds
+*/
+static int lock_file(int fd, const char *path, int op) {
+  long start = now_ms(), limit = trial_timeout_ms() + 1000;
+  while (flock(fd, op | LOCK_NB) != 0) {
+    int e = errno;
+    if (e != EWOULDBLOCK || now_ms() - start >= limit || !held_by_trial(path)) return e;
+    sleep_ms(2);
+  }
+  return 0;
+}
+
 /* }====================================================== */
 
 /* {====================================================== open */
@@ -763,12 +778,8 @@ static int own_open(pml_Pool *p, const char *path) {
   if (p->size == UINT64_MAX) return PML_EFULL;
   p->fd = open(path, O_RDONLY | O_CLOEXEC);
   if (p->fd < 0) return fail(p, errno, "%s: %s", path, strerror(errno));
-  long start = now_ms(), limit = trial_timeout_ms() + 1000;
-  while (flock(p->fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK &&
-         now_ms() - start < limit && held_by_trial(path))
-    sleep_ms(2);
-  if (flock(p->fd, LOCK_SH | LOCK_NB) != 0) {
-    int e = errno;
+  int e = lock_file(p->fd, path, LOCK_SH);
+  if (e != 0) {
     close(p->fd);
     p->fd = -1;
     return in_use(p, path, e);
@@ -925,21 +936,6 @@ static int lib_open_checked(pml_Pool *p, const char *path, int created) {
 }
 
 /*
-** lock_excl -- libpmemobj's flock of the pool file, exclusive, through fd,
-** waiting out a trial child's (bounded by its time limit): 0, or the errno
-** of a lock another open holds
-*/
-static int lock_excl(int fd, const char *path) {
-  long start = now_ms(), limit = trial_timeout_ms() + 1000;
-  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    if (e != EWOULDBLOCK || now_ms() - start >= limit || !held_by_trial(path)) return e;
-    sleep_ms(2);
-  }
-  return 0;
-}
-
-/*
 ** recover_log -- replay the log a run left beside the pool (pml_wal.h)
 ** before anything else reads the file, under an exclusive flock (a pool
 ** open elsewhere holds libpmemobj's, and owns the log)
@@ -955,7 +951,7 @@ static int recover_log(pml_Pool *p, const char *path) {
   /* the lock first, the log after: a run open elsewhere (its flock held)
      may start its log at any time, and one that closed keeps it until it
      passes the gate, which this open holds */
-  int e = lock_excl(fd, path);
+  int e = lock_file(fd, path, LOCK_EX);
   if (e != 0) {
     close(fd);
     return in_use(p, path, e);
@@ -1009,7 +1005,7 @@ static int fit_file(pml_Pool *p, const char *path) {
   uint64_t end = heap_end(fd, p->size);
   int st = PML_OK;
   if (end != 0 && !p->readonly) {
-    int e = lock_excl(fd, path);
+    int e = lock_file(fd, path, LOCK_EX);
     if (e != 0) st = in_use(p, path, e);
     else if ((errno = pml_room_extend(fd, end)) != 0)
       st = fail(p, errno, "%s: cannot extend the pool file to its heap's end: %s",
